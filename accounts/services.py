@@ -1,0 +1,260 @@
+"""Writes for tenants, members, broker connections, trading accounts, risk profiles and the audit log.
+
+Every service takes the tenant first, checks that related rows share it, and records an audit entry.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.models import model_to_dict
+
+from accounts.crypto import decrypt_secret, encrypt_secret
+from accounts.models import (
+    AccountPlan,
+    AuditEntry,
+    BrokerConnection,
+    GatewayEnvironment,
+    Membership,
+    NotificationChannel,
+    RiskProfile,
+    Role,
+    Tenant,
+    TradingAccount,
+)
+
+# Fields that hold secrets never enter an audit row, a log or an API response.
+SECRET_FIELDS = frozenset({"api_key_encrypted", "url_encrypted", "password"})
+
+
+def snapshot(instance: Any) -> dict[str, Any]:
+    """A JSON-safe picture of a row for the audit log, secrets left out."""
+    data = model_to_dict(instance)
+    return {k: _json_safe(v) for k, v in data.items() if k not in SECRET_FIELDS}
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return str(value)
+
+
+def audit_record(
+    *,
+    tenant: Tenant | int,
+    actor: AbstractBaseUser | None,
+    action: str,
+    target: Any = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    actor_label: str = "",
+) -> AuditEntry:
+    tenant_id = getattr(tenant, "pk", tenant)
+    label = actor_label or (actor.get_username() if actor is not None else "system")
+    return AuditEntry.all_tenants.create(
+        tenant_id=tenant_id,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=label,
+        action=action,
+        object_type=type(target).__name__ if target is not None else "",
+        object_id=str(getattr(target, "pk", "") or ""),
+        before=before,
+        after=after,
+    )
+
+
+@transaction.atomic
+def tenant_create(*, name: str, slug: str, owner: AbstractBaseUser) -> Tenant:
+    tenant = Tenant.objects.create(name=name, slug=slug)
+    Membership(tenant=tenant, user=owner, role=Role.OWNER).save()
+    audit_record(
+        tenant=tenant, actor=owner, action="tenant.create", target=tenant, after=snapshot(tenant)
+    )
+    return tenant
+
+
+@transaction.atomic
+def membership_add(
+    *, tenant: Tenant, user: AbstractBaseUser, role: str, actor: AbstractBaseUser | None
+) -> Membership:
+    if role not in Role.values:
+        raise ValidationError(
+            {"role": f"unknown role {role!r}; choose one of {', '.join(Role.values)}"}
+        )
+    membership = Membership(tenant=tenant, user=user, role=role)
+    membership.full_clean(exclude=["tenant", "user"])
+    membership.save()
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="membership.add",
+        target=membership,
+        after=snapshot(membership),
+    )
+    return membership
+
+
+@transaction.atomic
+def broker_connection_create(
+    *,
+    tenant: Tenant,
+    actor: AbstractBaseUser | None,
+    name: str,
+    username: str,
+    api_key: str,
+    environment: str = GatewayEnvironment.SIMULATOR,
+) -> BrokerConnection:
+    connection = BrokerConnection(
+        tenant=tenant,
+        name=name,
+        username=username,
+        environment=environment,
+        api_key_encrypted=encrypt_secret(api_key),
+    )
+    connection.full_clean(exclude=["tenant"])
+    connection.save()
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="broker_connection.create",
+        target=connection,
+        after=snapshot(connection),
+    )
+    return connection
+
+
+@transaction.atomic
+def broker_connection_set_api_key(
+    *, tenant: Tenant, connection: BrokerConnection, api_key: str, actor: AbstractBaseUser | None
+) -> BrokerConnection:
+    if connection.tenant_id != tenant.pk:
+        raise PermissionError("connection belongs to another tenant")
+    connection.api_key_encrypted = encrypt_secret(api_key)
+    connection.last_verified_at = None
+    connection.save(update_fields=["api_key_encrypted", "last_verified_at"])
+    audit_record(
+        tenant=tenant, actor=actor, action="broker_connection.set_api_key", target=connection
+    )
+    return connection
+
+
+def broker_connection_api_key(*, connection: BrokerConnection) -> str:
+    """The decrypted API key, for the gateway client only. Never log or return it."""
+    return decrypt_secret(connection.api_key_encrypted)
+
+
+@transaction.atomic
+def trading_account_create(
+    *,
+    tenant: Tenant,
+    actor: AbstractBaseUser | None,
+    connection: BrokerConnection,
+    projectx_account_id: int,
+    name: str,
+    plan: AccountPlan,
+    starting_balance_usd: Decimal | None = None,
+) -> TradingAccount:
+    account = TradingAccount(
+        tenant=tenant,
+        connection=connection,
+        projectx_account_id=projectx_account_id,
+        name=name,
+        plan=plan,
+        starting_balance_usd=starting_balance_usd
+        if starting_balance_usd is not None
+        else plan.size_usd,
+    )
+    account.assert_same_tenant(connection)
+    account.full_clean(exclude=["tenant", "connection", "plan"])
+    account.save()
+    profile = risk_profile_default(account=account)
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="trading_account.create",
+        target=account,
+        after={**snapshot(account), "risk_profile": snapshot(profile)},
+    )
+    return account
+
+
+def risk_profile_default(*, account: TradingAccount) -> RiskProfile:
+    """The account's limits, defaulted from its plan (TopStep's published numbers)."""
+    plan = account.plan
+    profile = RiskProfile(
+        tenant_id=account.tenant_id,
+        account=account,
+        is_daily_loss_enforced=plan.daily_loss_limit_usd is not None,
+        daily_loss_limit_usd=plan.daily_loss_limit_usd,
+        max_loss_limit_usd=plan.max_loss_limit_usd,
+        mll_mode=plan.mll_mode,
+        mll_lock_balance_usd=account.starting_balance_usd,
+        max_contracts=plan.max_contracts,
+        micro_ratio=plan.micro_ratio,
+    )
+    profile.save()
+    return profile
+
+
+RISK_PROFILE_EDITABLE = (
+    "is_daily_loss_enforced",
+    "daily_loss_limit_usd",
+    "max_loss_limit_usd",
+    "mll_mode",
+    "mll_lock_balance_usd",
+    "max_contracts",
+    "micro_ratio",
+    "flat_by_et",
+    "warning_share",
+)
+
+
+@transaction.atomic
+def risk_profile_update(
+    *, tenant: Tenant, profile: RiskProfile, actor: AbstractBaseUser | None, **changes: Any
+) -> RiskProfile:
+    unknown = set(changes) - set(RISK_PROFILE_EDITABLE)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "not an editable risk setting"))
+    if profile.tenant_id != tenant.pk:
+        raise PermissionError("risk profile belongs to another tenant")
+    before = snapshot(profile)
+    for name, value in changes.items():
+        setattr(profile, name, value)
+    profile.full_clean(exclude=["tenant", "account"])
+    profile.save()
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="risk_profile.update",
+        target=profile,
+        before=before,
+        after=snapshot(profile),
+    )
+    return profile
+
+
+@transaction.atomic
+def notification_channel_create(
+    *, tenant: Tenant, actor: AbstractBaseUser | None, name: str, url: str, events: list[str]
+) -> NotificationChannel:
+    channel = NotificationChannel(
+        tenant=tenant, name=name, url_encrypted=encrypt_secret(url), events=events
+    )
+    channel.save()
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="notification_channel.create",
+        target=channel,
+        after=snapshot(channel),
+    )
+    return channel

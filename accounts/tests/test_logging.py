@@ -1,0 +1,22 @@
+import logging
+
+from accounts.logging import RedactSecretsFilter, redact
+
+
+def test_redacts_bearer_tokens_jwts_and_key_fields():
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2lnbmF0dXJl"
+    text = f'Authorization: Bearer abc.def {{"apiKey": "k-123", "userName": "u"}} token={jwt}'
+    cleaned = redact(text)
+    assert "abc.def" not in cleaned
+    assert "k-123" not in cleaned
+    assert jwt not in cleaned
+    assert '"userName": "u"' in cleaned
+
+
+def test_filter_rewrites_the_record(caplog):
+    logger = logging.getLogger("test.redact")
+    logger.addFilter(RedactSecretsFilter())
+    with caplog.at_level(logging.INFO, logger="test.redact"):
+        logger.info("login with %s", '{"apiKey": "very-secret"}')
+    assert "very-secret" not in caplog.text
+    assert "[REDACTED]" in caplog.text

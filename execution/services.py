@@ -1,0 +1,113 @@
+"""Writes for execution: account locks (kill switch), flatten and cancel requests.
+
+Requests are audited and queued on the critical queue after commit; the broker work itself runs in the
+task (execution/tasks.py), which calls the broker-facing services below.
+"""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from markets.sessions import trading_date
+
+from accounts.models import Tenant, TradingAccount
+from accounts.services import audit_record, snapshot
+from execution.models import AccountDay
+
+
+def _check_tenant(tenant: Tenant, account: TradingAccount) -> None:
+    if account.tenant_id != tenant.pk:
+        raise PermissionError("account belongs to another tenant")
+
+
+def account_day_get_or_open(*, account: TradingAccount, session_date=None) -> AccountDay:
+    """Today's row for the account, opened from the latest known balance if missing."""
+    session_date = session_date or trading_date(timezone.now())
+    day = (
+        AccountDay.objects.for_tenant(account.tenant_id)
+        .filter(account=account, session_date=session_date)
+        .first()
+    )
+    if day is not None:
+        return day
+    previous = (
+        AccountDay.objects.for_tenant(account.tenant_id)
+        .filter(account=account, session_date__lt=session_date)
+        .order_by("-session_date")
+        .first()
+    )
+    balance = previous.balance_usd if previous else account.starting_balance_usd
+    profile = account.risk_profile
+    mll_floor = previous.mll_floor_usd if previous else balance - profile.max_loss_limit_usd
+    day, _ = AccountDay.all_tenants.get_or_create(
+        account=account,
+        session_date=session_date,
+        defaults={
+            "tenant_id": account.tenant_id,
+            "start_balance_usd": balance,
+            "balance_usd": balance,
+            "high_water_usd": previous.high_water_usd if previous else balance,
+            "mll_floor_usd": mll_floor,
+            "daily_loss_floor_usd": (balance - profile.daily_loss_limit_usd)
+            if profile.is_daily_loss_enforced and profile.daily_loss_limit_usd is not None
+            else None,
+        },
+    )
+    return day
+
+
+@transaction.atomic
+def account_lock_for_day(
+    *, tenant: Tenant, account: TradingAccount, actor: AbstractBaseUser | None, reason: str
+) -> AccountDay:
+    """Kill switch: no new orders for the rest of the trading day, then flatten."""
+    _check_tenant(tenant, account)
+    day = account_day_get_or_open(account=account)
+    day = AccountDay.all_tenants.select_for_update().get(pk=day.pk)
+    before = snapshot(day)
+    if not day.is_locked:
+        day.is_locked, day.locked_reason, day.locked_at = True, reason[:200], timezone.now()
+        day.save(update_fields=["is_locked", "locked_reason", "locked_at", "updated_at"])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="account.lock_for_day",
+        target=account,
+        before=before,
+        after=snapshot(day),
+    )
+    account_flatten_request(tenant=tenant, account=account, actor=actor, reason=f"lock: {reason}")
+    return day
+
+
+def account_flatten_request(
+    *, tenant: Tenant, account: TradingAccount, actor: AbstractBaseUser | None, reason: str
+) -> None:
+    from execution.tasks import account_flatten_task
+
+    _check_tenant(tenant, account)
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="account.flatten_requested",
+        target=account,
+        after={"reason": reason},
+    )
+    transaction.on_commit(
+        lambda: account_flatten_task.delay(
+            tenant_id=tenant.pk, account_id=account.pk, reason=reason
+        )
+    )
+
+
+def account_cancel_open_orders_request(
+    *, tenant: Tenant, account: TradingAccount, actor: AbstractBaseUser | None
+) -> None:
+    from execution.tasks import account_cancel_open_orders_task
+
+    _check_tenant(tenant, account)
+    audit_record(
+        tenant=tenant, actor=actor, action="account.cancel_open_orders_requested", target=account
+    )
+    transaction.on_commit(
+        lambda: account_cancel_open_orders_task.delay(tenant_id=tenant.pk, account_id=account.pk)
+    )

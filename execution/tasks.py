@@ -1,0 +1,29 @@
+"""Celery tasks for execution: ids in, fetch through a selector, call one service.
+
+Flatten and cancel are idempotent (they act on whatever is still working or open at the broker), so they
+run with acks_late and are retried on transient broker errors.
+"""
+
+from celery import shared_task
+
+from accounts import selectors as account_selectors
+
+
+@shared_task(name="execution.account_flatten", acks_late=True, max_retries=5)
+def account_flatten_task(*, tenant_id: int, account_id: int, reason: str) -> None:
+    from execution import broker
+
+    account = account_selectors.trading_account_get(tenant=tenant_id, account_id=account_id)
+    if account is None:
+        return  # deleted meanwhile
+    broker.account_flatten(account=account, reason=reason)
+
+
+@shared_task(name="execution.account_cancel_open_orders", acks_late=True, max_retries=5)
+def account_cancel_open_orders_task(*, tenant_id: int, account_id: int) -> None:
+    from execution import broker
+
+    account = account_selectors.trading_account_get(tenant=tenant_id, account_id=account_id)
+    if account is None:
+        return
+    broker.account_cancel_open_orders(account=account)

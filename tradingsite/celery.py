@@ -1,0 +1,13 @@
+"""The Celery app: Redis broker, five priority queues, schedules stored in the database (beat)."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingsite.settings")
+
+app = Celery("tradingsite")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(name) for name in ("critical", "high", "normal", "low", "background")]
+app.autodiscover_tasks()

@@ -1,0 +1,261 @@
+"""Settings for the trading platform.
+
+Every value comes from the environment (django-environ); each has a documented local default, except the
+production secrets, which have none when DJANGO_DEBUG is off, so a missing one stops start-up with a
+message naming the variable. `make run` sets DJANGO_DEBUG=True and embedded defaults.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.FileAwareEnv()  # FOO_FILE=/path/to/secret works for every variable
+environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+
+
+def _required(name: str, *, debug_default: str, debug: bool) -> str:
+    """A secret: a local default under DEBUG, otherwise it must be set."""
+    value = env.str(name, default="")
+    if value:
+        return value
+    if debug:
+        return debug_default
+    raise ImproperlyConfigured(
+        f"Set the {name} environment variable (required when DJANGO_DEBUG is off)."
+    )
+
+
+# --- Core -------------------------------------------------------------------------------------
+def _strict_bool(name: str, *, default: bool) -> bool:
+    """django-environ reads any unknown word as False; a typo must not silently change behaviour."""
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}.")
+
+
+DEBUG = _strict_bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default="local-insecure-dev-key", debug=DEBUG)
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else []
+)
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "Set DJANGO_ALLOWED_HOSTS (comma-separated) when DJANGO_DEBUG is off."
+    )
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_celery_beat",
+    "channels",
+    "accounts",
+    "execution",
+    "strategies",
+    "analytics",
+    "simulator",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.TenantMiddleware",
+]
+
+ROOT_URLCONF = "tradingsite.urls"
+WSGI_APPLICATION = "tradingsite.wsgi.application"
+ASGI_APPLICATION = "tradingsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data stores ------------------------------------------------------------------------------
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+DATABASES = {
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tradingsite")
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "ts",
+    }
+}
+
+# --- Auth and passwords -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- Time: store UTC, compute sessions in exchange time (markets/sessions.py) ----------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+EXCHANGE_TIME_ZONE = "America/New_York"
+
+# --- Static files -----------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG  # serve straight from the apps while developing
+
+# --- Broker credentials -----------------------------------------------------------------------
+# Fernet keys, comma-separated, newest first: new secrets are encrypted with the first, every key can
+# decrypt, so a key is rotated by prepending a new one and running `manage.py rotate_credentials`.
+BROKER_CREDENTIALS_KEYS = env.list(
+    "BROKER_CREDENTIALS_KEYS",
+    default=["QK4yf86rMNhgUXrwtiR9d7jKIgmPpIfTrbNBPfIkntE="] if DEBUG else [],
+)
+if not BROKER_CREDENTIALS_KEYS:
+    raise ImproperlyConfigured(
+        "Set BROKER_CREDENTIALS_KEYS (Fernet keys, comma-separated, newest first) when DJANGO_DEBUG is off."
+    )
+
+# --- ProjectX gateway -------------------------------------------------------------------------
+# Live accounts talk to TopStepX; simulated accounts to our own simulator (`manage.py runsimulator`).
+PROJECTX_LIVE_API_URL = env.str("PROJECTX_LIVE_API_URL", default="https://api.topstepx.com/api")
+PROJECTX_LIVE_USER_HUB_URL = env.str(
+    "PROJECTX_LIVE_USER_HUB_URL", default="https://rtc.topstepx.com/hubs/user"
+)
+PROJECTX_LIVE_MARKET_HUB_URL = env.str(
+    "PROJECTX_LIVE_MARKET_HUB_URL", default="https://rtc.topstepx.com/hubs/market"
+)
+SIMULATOR_HOST = env.str("SIMULATOR_HOST", default="127.0.0.1")
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8700)
+PROJECTX_SIM_API_URL = env.str(
+    "PROJECTX_SIM_API_URL", default=f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}/api"
+)
+PROJECTX_SIM_USER_HUB_URL = env.str(
+    "PROJECTX_SIM_USER_HUB_URL", default=f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}/hubs/user"
+)
+PROJECTX_SIM_MARKET_HUB_URL = env.str(
+    "PROJECTX_SIM_MARKET_HUB_URL", default=f"http://{SIMULATOR_HOST}:{SIMULATOR_PORT}/hubs/market"
+)
+PROJECTX_TIMEOUT_SECONDS = env.float("PROJECTX_TIMEOUT_SECONDS", default=10.0)
+SIMULATOR_DATA_DIR = env.str("SIMULATOR_DATA_DIR", default=str(BASE_DIR / ".run" / "simulator"))
+MARKET_DATA_DIR = env.str("MARKET_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
+
+# --- Celery -----------------------------------------------------------------------------------
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_TIMEZONE = "UTC"
+# Safe only because every task is idempotent (see each task's docstring).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+# Longer than any task or countdown, else Redis redelivers a task that is still running.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_DEFAULT_QUEUE = "normal"
+# Five priority levels as queues; workers list them in this order (Procfile).
+CELERY_TASK_QUEUES_ORDER = ["critical", "high", "normal", "low", "background"]
+CELERY_TASK_ROUTES = {
+    "execution.account_flatten": {"queue": "critical"},
+    "execution.account_lock": {"queue": "critical"},
+    "execution.order_*": {"queue": "high"},
+    "strategies.*": {"queue": "normal"},
+    "analytics.*": {"queue": "low"},
+    "*.cleanup_*": {"queue": "background"},
+}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- Channels ---------------------------------------------------------------------------------
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "ts-channels"},
+    }
+}
+
+# --- REST framework ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Trading platform API", "VERSION": "0.1.0"}
+
+# --- Email ------------------------------------------------------------------------------------
+EMAIL_BACKEND = env.str(
+    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="noreply@localhost")
+
+# --- Security (production differs only by environment) ----------------------------------------
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Logging: secrets never reach a log (accounts/logging.py) -----------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "accounts.logging.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

@@ -1,0 +1,18 @@
+"""Settings for the test suite: the production settings module with test-only environment defaults.
+
+Nothing here changes behaviour; it only supplies the secrets that production must be given.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "False")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("BROKER_CREDENTIALS_KEYS", "QK4yf86rMNhgUXrwtiR9d7jKIgmPpIfTrbNBPfIkntE=")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "False")
+os.environ.setdefault("DJANGO_SESSION_COOKIE_SECURE", "False")
+os.environ.setdefault("DJANGO_CSRF_COOKIE_SECURE", "False")
+
+from tradingsite.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast fixtures only
