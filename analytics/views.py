@@ -1,9 +1,9 @@
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from accounts import selectors
+from analytics.health import system_health
 
 
 @login_required
@@ -14,7 +14,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers: the database answers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """Liveness for load balancers; staff also get the details (queues, worker and beat)."""
+    report = system_health()
+    healthy = report["database"] and report["redis"]
+    body = report if request.user.is_staff else {}
+    return JsonResponse({"status": "ok" if healthy else "degraded", **body}, status=200 if healthy else 503)

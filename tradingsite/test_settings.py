@@ -16,3 +16,6 @@ os.environ.setdefault("DJANGO_CSRF_COOKIE_SECURE", "False")
 from tradingsite.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast fixtures only
+# No collectstatic in tests: serve names as they are.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,65 @@
+"""The demo desk that `make run` creates: a tenant, a trader who can use the admin, a simulator login.
+
+Idempotent: running it again changes nothing that exists (the password is reset to the documented one).
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from accounts import services
+from accounts.models import BrokerConnection, GatewayEnvironment, Membership, Role, Tenant
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo-password"  # noqa: S105  (documented demo login, local only)
+DEMO_BROKER_USER = "demo"
+DEMO_BROKER_API_KEY = "demo-api-key"  # the simulator's default demo user
+DESK_STAFF_GROUP = "Desk staff"
+DESK_STAFF_APPS = ("accounts", "execution", "strategies")
+
+
+@dataclass(frozen=True)
+class DemoDesk:
+    tenant: Tenant
+    connection: BrokerConnection
+    created: bool
+
+
+def desk_staff_group() -> Group:
+    """Staff who run their own desk in the admin: every permission on our apps, scoped by tenant."""
+    group, _ = Group.objects.get_or_create(name=DESK_STAFF_GROUP)
+    group.permissions.set(Permission.objects.filter(content_type__app_label__in=DESK_STAFF_APPS))
+    return group
+
+
+@transaction.atomic
+def demo_desk_seed() -> DemoDesk:
+    user_model = get_user_model()
+    user, _ = user_model.objects.get_or_create(
+        username=DEMO_USERNAME, defaults={"email": "demo@example.com", "is_staff": True}
+    )
+    user.set_password(DEMO_PASSWORD)
+    user.is_staff = True
+    user.save()
+    user.groups.add(desk_staff_group())
+
+    tenant = Tenant.objects.filter(slug="demo-desk").first()
+    created = tenant is None
+    if created:
+        tenant = services.tenant_create(name="Demo Desk", slug="demo-desk", owner=user)
+    elif not Membership.objects.for_tenant(tenant).filter(user=user).exists():
+        services.membership_add(tenant=tenant, user=user, role=Role.OWNER, actor=None)
+
+    connection = (
+        BrokerConnection.objects.for_tenant(tenant)
+        .filter(environment=GatewayEnvironment.SIMULATOR, username=DEMO_BROKER_USER)
+        .first()
+    )
+    if connection is None:
+        connection = services.broker_connection_create(
+            tenant=tenant, actor=user, name="Simulator (paper trading)", username=DEMO_BROKER_USER,
+            api_key=DEMO_BROKER_API_KEY, environment=GatewayEnvironment.SIMULATOR,
+        )
+    return DemoDesk(tenant=tenant, connection=connection, created=created)

@@ -1,0 +1,12 @@
+from django.core.management.base import BaseCommand
+
+from accounts.demo import DEMO_PASSWORD, DEMO_USERNAME, demo_desk_seed
+
+
+class Command(BaseCommand):
+    help = "Create the demo desk, trader and simulator login (idempotent)."
+
+    def handle(self, *args, **options) -> None:
+        desk = demo_desk_seed()
+        verb = "Created" if desk.created else "Kept"
+        self.stdout.write(f"{verb} demo desk '{desk.tenant.name}'. Login: {DEMO_USERNAME} / {DEMO_PASSWORD}")

@@ -1,0 +1,43 @@
+"""Every periodic job, defined in one place and written to django-celery-beat's tables.
+
+Re-runnable: existing entries are updated, entries this command owns but no longer lists are deleted.
+Times of the trading day are in America/New_York so DST is handled by the scheduler.
+"""
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+PREFIX = "platform: "
+
+# name, task, queue, schedule: ("every", seconds) or ("crontab", "m h dow", time zone)
+SCHEDULE = [
+    ("heartbeat", "analytics.heartbeat", "low", ("every", 30)),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or update the platform's periodic tasks (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        names = []
+        for name, task, queue, schedule in SCHEDULE:
+            full_name = PREFIX + name
+            names.append(full_name)
+            defaults = {"task": task, "queue": queue, "enabled": True, "interval": None, "crontab": None}
+            if schedule[0] == "every":
+                defaults["interval"], _ = IntervalSchedule.objects.get_or_create(
+                    every=schedule[1], period=IntervalSchedule.SECONDS
+                )
+            else:
+                minute, hour, day_of_week = schedule[1].split()
+                defaults["crontab"], _ = CrontabSchedule.objects.get_or_create(
+                    minute=minute, hour=hour, day_of_week=day_of_week, day_of_month="*",
+                    month_of_year="*", timezone=schedule[2],
+                )
+            PeriodicTask.objects.update_or_create(name=full_name, defaults=defaults)
+        stale = PeriodicTask.objects.filter(name__startswith=PREFIX).exclude(name__in=names)
+        removed = stale.count()
+        stale.delete()
+        self.stdout.write(f"Periodic tasks: {len(names)} defined, {removed} removed.")

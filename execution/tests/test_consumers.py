@@ -1,0 +1,96 @@
+"""Websockets: a member joins only their own tenant's account groups; nobody else's event arrives."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+
+from execution.realtime import account_group
+from execution.routing import websocket_urlpatterns
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def communicator(user, account_id: int) -> WebsocketCommunicator:
+    app = URLRouter(websocket_urlpatterns)
+    comm = WebsocketCommunicator(app, f"/ws/accounts/{account_id}/")
+    comm.scope["user"] = user
+    return comm
+
+
+@pytest.fixture
+def isolated_layer(settings):
+    """The real Redis channel layer, under a prefix of this test's own."""
+    import uuid
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
+        }
+    }
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+async def test_member_receives_own_account_events(isolated_layer, alice, account_a):
+    comm = communicator(alice, account_a.pk)
+    connected, _ = await comm.connect()
+    assert connected
+    hello = await comm.receive_json_from()
+    assert hello == {"type": "hello", "account": str(account_a.public_id)}
+    await get_channel_layer().group_send(
+        account_group(tenant_id=account_a.tenant_id, account_id=account_a.pk),
+        {"type": "account.event", "payload": {"kind": "fill", "data": {"price": "5000.25"}}},
+    )
+    assert await comm.receive_json_from(timeout=2) == {"kind": "fill", "data": {"price": "5000.25"}}
+    await comm.disconnect()
+
+
+async def test_other_tenants_account_socket_is_refused(isolated_layer, alice, account_b):
+    comm = communicator(alice, account_b.pk)
+    connected, code = await comm.connect()
+    assert not connected
+    assert code == 4403
+
+
+async def test_anonymous_socket_is_refused(isolated_layer, account_a):
+    from django.contrib.auth.models import AnonymousUser
+
+    connected, _ = await communicator(AnonymousUser(), account_a.pk).connect()
+    assert not connected
+
+
+async def test_no_cross_tenant_event_is_delivered(isolated_layer, alice, account_a, account_b):
+    comm = communicator(alice, account_a.pk)
+    assert (await comm.connect())[0]
+    await comm.receive_json_from()
+    await get_channel_layer().group_send(
+        account_group(tenant_id=account_b.tenant_id, account_id=account_b.pk),
+        {"type": "account.event", "payload": {"kind": "fill", "data": {"secret": "B"}}},
+    )
+    assert await comm.receive_nothing(timeout=0.5)
+    await comm.disconnect()
+
+
+async def test_published_event_arrives_after_commit(isolated_layer, alice, account_a):
+    from execution.realtime import publish_account_event
+
+    comm = communicator(alice, account_a.pk)
+    assert (await comm.connect())[0]
+    await comm.receive_json_from()
+    await sync_to_async(publish_account_event)(
+        tenant_id=account_a.tenant_id,
+        account_id=account_a.pk,
+        kind="order",
+        data={"status": "working"},
+    )
+    assert await comm.receive_json_from(timeout=2) == {
+        "kind": "order",
+        "data": {"status": "working"},
+    }
+    await comm.disconnect()
