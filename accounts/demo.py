@@ -62,4 +62,11 @@ def demo_desk_seed() -> DemoDesk:
             tenant=tenant, actor=user, name="Simulator (paper trading)", username=DEMO_BROKER_USER,
             api_key=DEMO_BROKER_API_KEY, environment=GatewayEnvironment.SIMULATOR,
         )
+    # Accounts and contracts come from the simulator once a worker can reach it.
+    from execution.tasks import connection_sync_task
+
+    tenant_id, connection_id = tenant.pk, connection.pk
+    transaction.on_commit(
+        lambda: connection_sync_task.delay(tenant_id=tenant_id, connection_id=connection_id)
+    )
     return DemoDesk(tenant=tenant, connection=connection, created=created)

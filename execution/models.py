@@ -283,3 +283,30 @@ class CachedBar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract_id} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class BarCoverage(models.Model):
+    """A time span whose bars have been fetched from the gateway (a minute without trades has no bar,
+    so coverage, not the bars, says what is known). Adjacent spans are merged on write."""
+
+    contract_id = models.CharField(max_length=40)
+    unit = models.PositiveSmallIntegerField()
+    unit_number = models.PositiveSmallIntegerField()
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField(help_text="Exclusive.")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["contract_id", "unit", "unit_number", "start_at"],
+                name="bar_coverage_lookup",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_at__gt=models.F("start_at")), name="coverage_ordered"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.start_at:%Y-%m-%d %H:%M} -> {self.end_at:%Y-%m-%d %H:%M}"

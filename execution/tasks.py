@@ -7,6 +7,7 @@ run with acks_late and are retried on transient broker errors.
 from celery import shared_task
 
 from accounts import selectors as account_selectors
+from execution.gateway.errors import BrokerUnavailable, RateLimited
 
 
 @shared_task(name="execution.account_flatten", acks_late=True, max_retries=5)
@@ -27,3 +28,23 @@ def account_cancel_open_orders_task(*, tenant_id: int, account_id: int) -> None:
     if account is None:
         return
     broker.account_cancel_open_orders(account=account)
+
+
+@shared_task(
+    name="execution.connection_sync",
+    acks_late=True,
+    autoretry_for=(BrokerUnavailable, RateLimited),  # the simulator may still be starting
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=10,
+)
+def connection_sync_task(*, tenant_id: int, connection_id: int) -> None:
+    """Idempotent: accounts and instruments are upserted by their broker ids."""
+    from execution import broker
+
+    connection = (
+        account_selectors.broker_connection_list(tenant=tenant_id).filter(pk=connection_id).first()
+    )
+    if connection is None:
+        return
+    broker.connection_sync(connection=connection)

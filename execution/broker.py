@@ -1,0 +1,180 @@
+"""The platform's side of the gateway: a client per broker connection, and the broker-facing services
+(flatten, cancel, sync of accounts and contracts).
+
+Clients are cached per process and connection (one login, one token), and share the Redis rate limiter
+and metrics with every other process, so the whole fleet stays inside each broker user's budget.
+"""
+
+import hashlib
+import logging
+import threading
+from decimal import Decimal
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import AccountPlan, BrokerConnection, GatewayEnvironment, TradingAccount
+from accounts.services import audit_record, broker_connection_api_key
+from execution.gateway.client import GatewayClient
+from execution.gateway.config import Credentials, GatewayConfig
+from execution.gateway.metrics import RedisMetrics
+from execution.gateway.ratelimit import RedisRateLimiter
+from execution.models import Instrument
+from execution.realtime import publish_account_event
+from markets.ticks import UnknownContract, spec_for
+
+logger = logging.getLogger(__name__)
+
+_clients: dict[int, tuple[str, GatewayClient]] = {}
+_clients_lock = threading.Lock()
+
+
+def gateway_config(environment: str) -> GatewayConfig:
+    if environment == GatewayEnvironment.LIVE:
+        urls = (
+            settings.PROJECTX_LIVE_API_URL,
+            settings.PROJECTX_LIVE_USER_HUB_URL,
+            settings.PROJECTX_LIVE_MARKET_HUB_URL,
+        )
+    else:
+        urls = (
+            settings.PROJECTX_SIM_API_URL,
+            settings.PROJECTX_SIM_USER_HUB_URL,
+            settings.PROJECTX_SIM_MARKET_HUB_URL,
+        )
+    return GatewayConfig(
+        base_url=urls[0],
+        user_hub_url=urls[1],
+        market_hub_url=urls[2],
+        timeout_seconds=settings.PROJECTX_TIMEOUT_SECONDS,
+    )
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def gateway_client_for(*, connection: BrokerConnection) -> GatewayClient:
+    """The process's client for this login; rebuilt when the stored API key changes."""
+    fingerprint = hashlib.sha256(connection.api_key_encrypted.encode()).hexdigest()
+    with _clients_lock:
+        cached = _clients.get(connection.pk)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        if cached is not None:
+            cached[1].close()
+        shared = _redis()
+        client = GatewayClient(
+            gateway_config(connection.environment),
+            Credentials(connection.username, broker_connection_api_key(connection=connection)),
+            rate_limiter=RedisRateLimiter(shared),
+            metrics=RedisMetrics(shared),
+        )
+        _clients[connection.pk] = (fingerprint, client)
+        return client
+
+
+def account_cancel_open_orders(*, account: TradingAccount) -> int:
+    """Cancel every working order of the account at the broker; returns how many were cancelled."""
+    client = gateway_client_for(connection=account.connection)
+    orders = client.search_open_orders(account.projectx_account_id)
+    for order in orders:
+        client.cancel_order(account.projectx_account_id, order.id)
+    audit_record(
+        tenant=account.tenant_id,
+        actor=None,
+        actor_label="execution",
+        target=account,
+        action="account.open_orders_cancelled",
+        after={"broker_order_ids": [o.id for o in orders]},
+    )
+    return len(orders)
+
+
+def account_flatten(*, account: TradingAccount, reason: str) -> None:
+    """Cancel everything working, then close every open position at the broker."""
+    cancelled = account_cancel_open_orders(account=account)
+    client = gateway_client_for(connection=account.connection)
+    positions = client.search_open_positions(account.projectx_account_id)
+    for position in positions:
+        client.close_position(account.projectx_account_id, position.contract_id)
+    closed = [p.contract_id for p in positions]
+    audit_record(
+        tenant=account.tenant_id,
+        actor=None,
+        actor_label="execution",
+        target=account,
+        action="account.flattened",
+        after={"reason": reason, "cancelled": cancelled, "closed": closed},
+    )
+    publish_account_event(
+        tenant_id=account.tenant_id,
+        account_id=account.pk,
+        kind="flattened",
+        data={"reason": reason, "cancelled_orders": cancelled, "closed_contracts": closed},
+    )
+    logger.info(
+        "flattened account %s: %s orders cancelled, %s closed (%s)",
+        account.pk,
+        cancelled,
+        closed,
+        reason,
+    )
+
+
+@transaction.atomic
+def connection_sync(
+    *, connection: BrokerConnection, plan: AccountPlan | None = None
+) -> list[TradingAccount]:
+    """Create or update our trading accounts and instruments from what the broker reports."""
+    client = gateway_client_for(connection=connection)
+    for contract in client.available_contracts(live=False):
+        instrument_upsert(contract=contract)
+    plan = plan or AccountPlan.objects.get(
+        code="practice-50k" if connection.is_simulated else "combine-50k"
+    )
+    accounts = []
+    for remote in client.search_accounts(only_active=True):
+        account = (
+            TradingAccount.objects.for_tenant(connection.tenant_id)
+            .filter(connection=connection, projectx_account_id=remote.id)
+            .first()
+        )
+        if account is None:
+            from accounts.services import trading_account_create
+
+            account = trading_account_create(
+                tenant=connection.tenant,
+                actor=None,
+                connection=connection,
+                projectx_account_id=remote.id,
+                name=remote.name,
+                plan=plan,
+                starting_balance_usd=remote.balance_usd.quantize(Decimal("0.01")),
+            )
+        accounts.append(account)
+    return accounts
+
+
+def instrument_upsert(*, contract) -> Instrument:
+    """Reference data for one contract; our symbol and fees come from markets.ticks."""
+    try:
+        spec = spec_for(contract.symbol_id or contract.id.rsplit(".", 1)[0].removeprefix("CON."))
+        symbol, fee = spec.symbol, spec.fee_per_side_usd
+    except UnknownContract:
+        symbol, fee = contract.name.rstrip("0123456789")[:-1] or contract.name, Decimal("0")
+    instrument, _ = Instrument.objects.update_or_create(
+        contract_id=contract.id,
+        defaults={
+            "symbol": symbol,
+            "symbol_id": contract.symbol_id or "",
+            "name": contract.name,
+            "description": contract.description,
+            "tick_size": contract.tick_size,
+            "tick_value_usd": contract.tick_value_usd,
+            "fee_per_side_usd": fee,
+            "is_active": contract.active_contract,
+        },
+    )
+    return instrument

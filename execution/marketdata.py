@@ -1,0 +1,283 @@
+"""The market-data cache: bars from the gateway kept in PostgreSQL, with a Redis hot layer per day.
+
+A read of [start, end) is served per UTC day:
+1. the Redis hot layer holds a day's bars packed as int64 arrays (one GET, no parsing);
+2. otherwise PostgreSQL, after fetching from the gateway only the spans that BarCoverage does not
+   already cover (a minute without trades has no bar, so coverage, not the bars, records what is known);
+3. the live edge is never marked covered: the still-forming bar is fetched again next time.
+
+Prices are kept exact as integers of 10^-9 (the gateway's 9 decimals). Hits, misses and broker calls per
+broker login per day are counted in Redis for the health page and the benchmark.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import numpy as np
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from execution.gateway.types import BarUnit
+from execution.models import BarCoverage, CachedBar
+
+NANOS = 10**9
+UNIT_SECONDS = {BarUnit.SECOND: 1, BarUnit.MINUTE: 60, BarUnit.HOUR: 3600, BarUnit.DAY: 86400}
+HOT_TTL_SECONDS = 3 * 86400
+_FIELDS = ("opened_at", "open", "high", "low", "close", "volume")
+
+
+class UnsupportedBarUnit(ValueError):
+    """Weeks and months have no fixed length; ask for days and aggregate."""
+
+
+@dataclass(frozen=True)
+class BarSeries:
+    """Bars in ascending open time, as numpy int64 columns; prices in units of 10^-9."""
+
+    opened_at: np.ndarray  # epoch seconds, UTC, bar open
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.opened_at)
+
+    @classmethod
+    def empty(cls) -> BarSeries:
+        return cls(*(np.empty(0, dtype=np.int64) for _ in _FIELDS))
+
+    @classmethod
+    def concat(cls, parts: list[BarSeries]) -> BarSeries:
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
+
+    def between(self, start_s: int, end_s: int) -> BarSeries:
+        lo, hi = np.searchsorted(self.opened_at, [start_s, end_s])
+        return BarSeries(*(getattr(self, f)[lo:hi] for f in _FIELDS))
+
+    def prices(self, field: str) -> list[Decimal]:
+        return [Decimal(int(v)) / NANOS for v in getattr(self, field)]
+
+    def ticks(self, field: str, tick_size: Decimal) -> np.ndarray:
+        step = int(tick_size * NANOS)
+        return getattr(self, field) // step
+
+    def pack(self) -> bytes:
+        header = struct.pack("<I", len(self))
+        return header + b"".join(getattr(self, f).astype("<i8").tobytes() for f in _FIELDS)
+
+    @classmethod
+    def unpack(cls, blob: bytes) -> BarSeries:
+        (count,) = struct.unpack_from("<I", blob)
+        columns = np.frombuffer(blob, dtype="<i8", offset=4, count=count * len(_FIELDS))
+        return cls(*columns.reshape(len(_FIELDS), count))
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    broker_calls: int = 0
+
+
+class BarCache:
+    """Read-through cache in front of `fetch(contract_id, start, end, unit, unit_number) -> bars`."""
+
+    def __init__(
+        self,
+        *,
+        fetch: Callable[..., Iterable],
+        scope: str,
+        redis_client: redis.Redis | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        key_prefix: str = "mdc",
+    ) -> None:
+        self._fetch = fetch
+        self._scope = scope
+        self._redis = redis_client or redis.Redis.from_url(settings.REDIS_URL)
+        self._clock = clock
+        self._prefix = key_prefix
+
+    def read(
+        self, *, contract_id: str, unit: BarUnit, unit_number: int, start: datetime, end: datetime
+    ) -> BarSeries:
+        if unit not in UNIT_SECONDS:
+            raise UnsupportedBarUnit(f"bar unit {unit!r} is not cached; use seconds to days")
+        if start.tzinfo is None or end.tzinfo is None or start >= end:
+            raise ValueError("start and end must be aware datetimes with start < end")
+        parts = [
+            self._read_day(contract_id, unit, unit_number, day) for day in _utc_days(start, end)
+        ]
+        return BarSeries.concat(parts).between(int(start.timestamp()), int(end.timestamp()))
+
+    def stats(self, day: date | None = None) -> CacheStats:
+        values = self._redis.hmget(self._stats_key(day), "hits", "misses", "broker_calls")
+        return CacheStats(*(int(v or 0) for v in values))
+
+    # ---------------------------------------------------------------------------------------
+    def _read_day(self, contract_id: str, unit: BarUnit, unit_number: int, day: date) -> BarSeries:
+        key = f"{self._prefix}:bars:{contract_id}:{int(unit)}:{unit_number}:{day.isoformat()}"
+        blob = self._redis.get(key)
+        if blob is not None:
+            self._count("hits")
+            return BarSeries.unpack(blob)
+        day_start = datetime.combine(day, time(), tzinfo=UTC)
+        day_end = day_start + timedelta(days=1)
+        known_until = min(day_end, self._live_edge(unit, unit_number))
+        calls = self._fill_gaps(contract_id, unit, unit_number, day_start, known_until)
+        self._count("hits" if calls == 0 else "misses")
+        series = _series_from_db(contract_id, unit, unit_number, day_start, day_end)
+        if known_until == day_end:  # a complete day never changes: keep it hot
+            self._redis.set(key, series.pack(), ex=HOT_TTL_SECONDS)
+        return series
+
+    def _live_edge(self, unit: BarUnit, unit_number: int) -> datetime:
+        """The open time of the still-forming bar: everything before it is final."""
+        step = UNIT_SECONDS[unit] * unit_number
+        now = int(self._clock().timestamp())
+        return datetime.fromtimestamp(now - now % step, tz=UTC)
+
+    def _fill_gaps(
+        self, contract_id: str, unit: BarUnit, unit_number: int, start: datetime, end: datetime
+    ) -> int:
+        if start >= end:
+            return 0
+        gaps = _gaps(_coverage(contract_id, unit, unit_number, start, end), start, end)
+        for gap_start, gap_end in gaps:
+            bars = self._fetch(
+                contract_id, start=gap_start, end=gap_end, unit=unit, unit_number=unit_number
+            )
+            self._count("broker_calls")
+            _store(contract_id, unit, unit_number, bars, gap_start, gap_end)
+        return len(gaps)
+
+    def _stats_key(self, day: date | None) -> str:
+        day = day or self._clock().date()
+        return f"{self._prefix}:stats:{self._scope}:{day.isoformat()}"
+
+    def _count(self, field: str) -> None:
+        key = self._stats_key(None)
+        pipe = self._redis.pipeline()
+        pipe.hincrby(key, field, 1)
+        pipe.expire(key, 40 * 86400)
+        pipe.execute()
+
+
+def _utc_days(start: datetime, end: datetime) -> list[date]:
+    first, last = (
+        start.astimezone(UTC).date(),
+        (end.astimezone(UTC) - timedelta(microseconds=1)).date(),
+    )
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _coverage(contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime):
+    return list(
+        BarCoverage.objects.filter(
+            contract_id=contract_id,
+            unit=unit,
+            unit_number=unit_number,
+            start_at__lt=end,
+            end_at__gt=start,
+        )
+        .order_by("start_at")
+        .values_list("start_at", "end_at")
+    )
+
+
+def _gaps(covered: list[tuple[datetime, datetime]], start: datetime, end: datetime):
+    gaps, cursor = [], start
+    for span_start, span_end in covered:
+        if span_start > cursor:
+            gaps.append((cursor, min(span_start, end)))
+        cursor = max(cursor, span_end)
+        if cursor >= end:
+            break
+    if cursor < end:
+        gaps.append((cursor, end))
+    return gaps
+
+
+@transaction.atomic
+def _store(
+    contract_id: str, unit: int, unit_number: int, bars: Iterable, start: datetime, end: datetime
+) -> None:
+    rows = [
+        CachedBar(
+            contract_id=contract_id,
+            unit=unit,
+            unit_number=unit_number,
+            started_at=bar.opened_at,
+            open_price=bar.open_price,
+            high_price=bar.high_price,
+            low_price=bar.low_price,
+            close_price=bar.close_price,
+            volume=bar.volume,
+        )
+        for bar in bars
+        if start <= bar.opened_at < end
+    ]
+    CachedBar.objects.bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["contract_id", "unit", "unit_number", "started_at"],
+        update_fields=["open_price", "high_price", "low_price", "close_price", "volume"],
+    )
+    _cover(contract_id, unit, unit_number, start, end)
+
+
+def _cover(contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime) -> None:
+    """Record [start, end) as covered, merged with any span it touches."""
+    touching = BarCoverage.objects.select_for_update().filter(
+        contract_id=contract_id,
+        unit=unit,
+        unit_number=unit_number,
+        start_at__lte=end,
+        end_at__gte=start,
+    )
+    spans = list(touching.values_list("start_at", "end_at"))
+    merged_start = min([start, *(s for s, _ in spans)])
+    merged_end = max([end, *(e for _, e in spans)])
+    touching.delete()
+    BarCoverage.objects.create(
+        contract_id=contract_id,
+        unit=unit,
+        unit_number=unit_number,
+        start_at=merged_start,
+        end_at=merged_end,
+    )
+
+
+def _series_from_db(
+    contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime
+) -> BarSeries:
+    rows = list(
+        CachedBar.objects.filter(
+            contract_id=contract_id,
+            unit=unit,
+            unit_number=unit_number,
+            started_at__gte=start,
+            started_at__lt=end,
+        )
+        .order_by("started_at")
+        .values_list("started_at", "open_price", "high_price", "low_price", "close_price", "volume")
+    )
+    if not rows:
+        return BarSeries.empty()
+    opened = np.fromiter((int(r[0].timestamp()) for r in rows), dtype=np.int64, count=len(rows))
+    columns = [
+        np.fromiter((int(r[i] * NANOS) for r in rows), dtype=np.int64, count=len(rows))
+        for i in range(1, 5)
+    ]
+    volume = np.fromiter((r[5] for r in rows), dtype=np.int64, count=len(rows))
+    return BarSeries(opened, *columns, volume)
