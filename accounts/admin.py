@@ -59,7 +59,9 @@ class SecretInputForm(forms.ModelForm):
 
     def save(self, commit: bool = True):
         if self.cleaned_data.get("secret"):
-            setattr(self.instance, self.encrypted_field, encrypt_secret(self.cleaned_data["secret"]))
+            setattr(
+                self.instance, self.encrypted_field, encrypt_secret(self.cleaned_data["secret"])
+            )
         return super().save(commit)
 
 

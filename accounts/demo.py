@@ -59,8 +59,12 @@ def demo_desk_seed() -> DemoDesk:
     )
     if connection is None:
         connection = services.broker_connection_create(
-            tenant=tenant, actor=user, name="Simulator (paper trading)", username=DEMO_BROKER_USER,
-            api_key=DEMO_BROKER_API_KEY, environment=GatewayEnvironment.SIMULATOR,
+            tenant=tenant,
+            actor=user,
+            name="Simulator (paper trading)",
+            username=DEMO_BROKER_USER,
+            api_key=DEMO_BROKER_API_KEY,
+            environment=GatewayEnvironment.SIMULATOR,
         )
     # Accounts and contracts come from the simulator once a worker can reach it.
     from execution.tasks import connection_sync_task

@@ -1,5 +1,8 @@
 """Reads of tenants, members, accounts and audit entries. Every tenant read starts from for_tenant()."""
 
+import uuid
+from datetime import date, datetime, timedelta
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
@@ -12,6 +15,7 @@ from accounts.models import (
     TradingAccount,
 )
 from accounts.tenancy import tenant_pk
+from markets.sessions import globex_session
 
 
 def membership_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
@@ -64,3 +68,50 @@ def notification_channel_list(*, tenant: Tenant | int) -> QuerySet[NotificationC
 
 def audit_entry_list(*, tenant: Tenant | int) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.for_tenant(tenant).select_related("actor")
+
+
+# --- Added for the REST API (accounts/api) -----------------------------------------------------
+
+
+def membership_get_by_tenant_public_id(
+    *, user: AbstractBaseUser, tenant_public_id: uuid.UUID
+) -> Membership | None:
+    """The user's membership in the tenant with that public id, or None (unknown = not a member)."""
+    return membership_list_for_user(user=user).filter(tenant__public_id=tenant_public_id).first()
+
+
+def membership_list(*, tenant: Tenant | int) -> QuerySet[Membership]:
+    return Membership.objects.for_tenant(tenant).select_related("user").order_by("user__username")
+
+
+def trading_date_bounds(
+    *, date_from: date | None, date_to: date | None
+) -> tuple[datetime | None, datetime | None]:
+    """Instants bounding trading dates `date_from`..`date_to` (inclusive; either may be open).
+
+    A trading date D runs from the Globex open the evening before to the next open (18:00 ET), the
+    same rule as markets.sessions.trading_date, so an instant falls inside exactly when its
+    trading_date() is in the range. The end bound is exclusive.
+    """
+    start = globex_session(date_from)[0] if date_from is not None else None
+    end = globex_session(date_to + timedelta(days=1))[0] if date_to is not None else None
+    return start, end
+
+
+def audit_entry_list_filtered(
+    *,
+    tenant: Tenant | int,
+    action: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[AuditEntry]:
+    """Audit entries, newest first; `action` matches a prefix ("strategy." finds enable and disable)."""
+    queryset = audit_entry_list(tenant=tenant).order_by("-at", "-pk")
+    if action:
+        queryset = queryset.filter(action__startswith=action)
+    start, end = trading_date_bounds(date_from=date_from, date_to=date_to)
+    if start is not None:
+        queryset = queryset.filter(at__gte=start)
+    if end is not None:
+        queryset = queryset.filter(at__lt=end)
+    return queryset

@@ -258,3 +258,56 @@ def notification_channel_create(
         after=snapshot(channel),
     )
     return channel
+
+
+# --- Added for the REST API (accounts/api) -----------------------------------------------------
+
+
+def _refuse_losing_last_owner(*, tenant: Tenant, membership: Membership) -> None:
+    """A tenant always keeps an owner: only owners manage members, logins and risk limits."""
+    if membership.role != Role.OWNER:
+        return
+    # Lock the owner rows (FOR UPDATE cannot wrap COUNT) so two concurrent demotions cannot both pass.
+    owners = Membership.objects.for_tenant(tenant).select_for_update().filter(role=Role.OWNER)
+    if len(owners.values_list("pk", flat=True)) <= 1:
+        raise ValidationError({"role": "a tenant must keep at least one owner"})
+
+
+@transaction.atomic
+def membership_set_role(
+    *, tenant: Tenant, membership: Membership, role: str, actor: AbstractBaseUser | None
+) -> Membership:
+    if membership.tenant_id != tenant.pk:
+        raise PermissionError("membership belongs to another tenant")
+    if role not in Role.values:
+        raise ValidationError(
+            {"role": f"unknown role {role!r}; choose one of {', '.join(Role.values)}"}
+        )
+    before = snapshot(membership)
+    if role != membership.role:
+        _refuse_losing_last_owner(tenant=tenant, membership=membership)
+        membership.role = role
+        membership.save(update_fields=["role"])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="membership.set_role",
+        target=membership,
+        before=before,
+        after=snapshot(membership),
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(
+    *, tenant: Tenant, membership: Membership, actor: AbstractBaseUser | None
+) -> None:
+    if membership.tenant_id != tenant.pk:
+        raise PermissionError("membership belongs to another tenant")
+    _refuse_losing_last_owner(tenant=tenant, membership=membership)
+    before = snapshot(membership)
+    audit_record(
+        tenant=tenant, actor=actor, action="membership.remove", target=membership, before=before
+    )
+    membership.delete()

@@ -1,11 +1,18 @@
 """Reads of orders, fills, positions and account days; every one starts from for_tenant()."""
 
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
 from accounts.models import Tenant, TradingAccount
+from accounts.selectors import trading_date_bounds
+from accounts.tenancy import tenant_pk
 from execution.models import OPEN_STATUSES, AccountDay, Fill, Instrument, Order, Position
+from markets.sessions import trading_date
 
 
 def instrument_get(*, contract_id: str) -> Instrument | None:
@@ -54,4 +61,196 @@ def account_day_get(
         AccountDay.objects.for_tenant(tenant)
         .filter(account=account, session_date=session_date)
         .first()
+    )
+
+
+# --- Added for the REST API (execution/api, analytics/api) --------------------------------------
+
+
+def instrument_list_active() -> QuerySet[Instrument]:
+    """Reference data shared by every tenant (not tenant-owned)."""
+    return Instrument.objects.filter(is_active=True).order_by("symbol", "contract_id")
+
+
+def _in_trading_dates(
+    queryset: QuerySet, *, field: str, date_from: date | None, date_to: date | None
+) -> QuerySet:
+    start, end = trading_date_bounds(date_from=date_from, date_to=date_to)
+    if start is not None:
+        queryset = queryset.filter(**{f"{field}__gte": start})
+    if end is not None:
+        queryset = queryset.filter(**{f"{field}__lt": end})
+    return queryset
+
+
+def order_list_filtered(
+    *,
+    tenant: Tenant | int,
+    account_public_id: uuid.UUID | None = None,
+    statuses: Sequence[str] = (),
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[Order]:
+    """Orders newest first; dates are trading dates of `created_at` (18:00 ET to 18:00 ET)."""
+    queryset = (
+        Order.objects.for_tenant(tenant)
+        .select_related("instrument", "account", "strategy_config")
+        .order_by("-created_at", "-pk")
+    )
+    if account_public_id is not None:
+        queryset = queryset.filter(account__public_id=account_public_id)
+    if statuses:
+        queryset = queryset.filter(status__in=list(statuses))
+    return _in_trading_dates(queryset, field="created_at", date_from=date_from, date_to=date_to)
+
+
+def fill_list_filtered(
+    *,
+    tenant: Tenant | int,
+    account_public_id: uuid.UUID | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[Fill]:
+    queryset = (
+        Fill.objects.for_tenant(tenant)
+        .select_related("instrument", "account", "order", "strategy_config")
+        .order_by("-executed_at", "-pk")
+    )
+    if account_public_id is not None:
+        queryset = queryset.filter(account__public_id=account_public_id)
+    return _in_trading_dates(queryset, field="executed_at", date_from=date_from, date_to=date_to)
+
+
+def position_list_filtered(
+    *,
+    tenant: Tenant | int,
+    account_public_id: uuid.UUID | None = None,
+    is_open: bool | None = None,
+) -> QuerySet[Position]:
+    queryset = (
+        Position.objects.for_tenant(tenant)
+        .select_related("instrument", "account")
+        .order_by("account__name", "instrument__symbol", "pk")
+    )
+    if account_public_id is not None:
+        queryset = queryset.filter(account__public_id=account_public_id)
+    if is_open is True:
+        queryset = queryset.exclude(net_size=0)
+    elif is_open is False:
+        queryset = queryset.filter(net_size=0)
+    return queryset
+
+
+def account_day_list_filtered(
+    *,
+    tenant: Tenant | int,
+    account_public_id: uuid.UUID | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[AccountDay]:
+    queryset = (
+        AccountDay.objects.for_tenant(tenant)
+        .select_related("account")
+        .order_by("-session_date", "account__name")
+    )
+    if account_public_id is not None:
+        queryset = queryset.filter(account__public_id=account_public_id)
+    if date_from is not None:
+        queryset = queryset.filter(session_date__gte=date_from)
+    if date_to is not None:
+        queryset = queryset.filter(session_date__lte=date_to)
+    return queryset
+
+
+@dataclass(frozen=True)
+class DayPnl:
+    """One trading date of an account: the day's stored state (if any) and its fills."""
+
+    session_date: date
+    day: AccountDay | None
+    fill_count: int
+    fills_realized_pnl_usd: Decimal
+    fills_fees_usd: Decimal
+
+    @property
+    def net_pnl_usd(self) -> Decimal:
+        """The day's stored net P&L when the day was opened; else what its fills realised."""
+        if self.day is not None:
+            return self.day.net_pnl_usd
+        return self.fills_realized_pnl_usd - self.fills_fees_usd
+
+
+def account_pnl_by_day(
+    *, tenant: Tenant | int, account: TradingAccount, date_from: date, date_to: date
+) -> list[DayPnl]:
+    """P&L per trading date, oldest first, from AccountDay rows and the fills of those dates.
+
+    Fills are bucketed by markets.sessions.trading_date (the one rule for the session clock), so a
+    fill at 18:30 ET counts for the next date, as the broker's daily P&L does. Two queries.
+    """
+    if account.tenant_id != tenant_pk(tenant):
+        raise PermissionError("account belongs to another tenant")
+    days = {
+        day.session_date: day
+        for day in AccountDay.objects.for_tenant(tenant).filter(
+            account=account, session_date__gte=date_from, session_date__lte=date_to
+        )
+    }
+    zero = Decimal("0.00")
+    fills: dict[date, list] = {}
+    rows = _in_trading_dates(
+        Fill.objects.for_tenant(tenant).filter(account=account),
+        field="executed_at",
+        date_from=date_from,
+        date_to=date_to,
+    ).values_list("executed_at", "realized_pnl_usd", "fees_usd")
+    for executed_at, realized, fees in rows:
+        bucket = fills.setdefault(trading_date(executed_at), [0, zero, zero])
+        bucket[0] += 1
+        bucket[1] += realized or zero
+        bucket[2] += fees
+    return [
+        DayPnl(
+            session_date=session_date,
+            day=days.get(session_date),
+            fill_count=fills.get(session_date, [0])[0],
+            fills_realized_pnl_usd=fills.get(session_date, [0, zero])[1],
+            fills_fees_usd=fills.get(session_date, [0, zero, zero])[2],
+        )
+        for session_date in sorted(set(days) | set(fills))
+    ]
+
+
+@dataclass(frozen=True)
+class PnlTotals:
+    net_pnl_usd: Decimal
+    fill_count: int
+    trading_days: int
+    winning_days: int
+    losing_days: int
+    best_day_usd: Decimal | None
+    worst_day_usd: Decimal | None
+    best_day_share: Decimal | None
+
+
+def pnl_totals(days: Sequence[DayPnl]) -> PnlTotals:
+    """Totals over days; `best_day_share` is the best day over the total profit (TopStep consistency).
+
+    The share is None unless the range made a profit (a share of a loss means nothing).
+    """
+    nets = [day.net_pnl_usd for day in days]
+    total = sum(nets, Decimal("0.00"))
+    best = max(nets, default=None)
+    share = None
+    if best is not None and total > 0 and best > 0:
+        share = (best / total).quantize(Decimal("0.0001"))
+    return PnlTotals(
+        net_pnl_usd=total,
+        fill_count=sum(day.fill_count for day in days),
+        trading_days=len(days),
+        winning_days=sum(1 for net in nets if net > 0),
+        losing_days=sum(1 for net in nets if net < 0),
+        best_day_usd=best,
+        worst_day_usd=min(nets, default=None),
+        best_day_share=share,
     )

@@ -7,11 +7,11 @@ task (execution/tasks.py), which calls the broker-facing services below.
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
-from markets.sessions import trading_date
 
 from accounts.models import Tenant, TradingAccount
 from accounts.services import audit_record, snapshot
 from execution.models import AccountDay
+from markets.sessions import trading_date
 
 
 def _check_tenant(tenant: Tenant, account: TradingAccount) -> None:

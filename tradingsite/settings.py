@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "strategies",
     "analytics",
     "simulator",
+    "notifications",
+    "web",
 ]
 
 MIDDLEWARE = [

@@ -69,9 +69,14 @@ def plan(code: str = "combine-50k") -> AccountPlan:
     """The seeded plan; re-created for transactional tests, whose flush removes migration data."""
     plan, _ = AccountPlan.objects.get_or_create(
         code=code,
-        defaults={"program": "combine", "size_usd": Decimal(50_000), "profit_target_usd": Decimal(3_000),
-                  "daily_loss_limit_usd": Decimal(1_000), "max_loss_limit_usd": Decimal(2_000),
-                  "max_contracts": 5},
+        defaults={
+            "program": "combine",
+            "size_usd": Decimal(50_000),
+            "profit_target_usd": Decimal(3_000),
+            "daily_loss_limit_usd": Decimal(1_000),
+            "max_loss_limit_usd": Decimal(2_000),
+            "max_contracts": 5,
+        },
     )
     return plan
 

@@ -15,7 +15,11 @@ def staff_a(tenant_a):
     from accounts.tests.factories import MembershipFactory
 
     user = UserFactory(username="staff-a", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["accounts", "execution", "strategies"]))
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=["accounts", "execution", "strategies"]
+        )
+    )
     MembershipFactory(user=user, tenant=tenant_a)
     return user
 
@@ -62,7 +66,9 @@ def test_action_on_other_tenant_rows_changes_nothing(admin_client_a, account_a, 
     )
     assert response.status_code in (200, 302)
     assert StrategyConfig.all_tenants.get(pk=theirs.pk).is_enabled is False
-    assert not AuditEntry.all_tenants.filter(tenant=account_b.tenant, action="strategy.enable").exists()
+    assert not AuditEntry.all_tenants.filter(
+        tenant=account_b.tenant, action="strategy.enable"
+    ).exists()
 
 
 def test_enable_action_is_audited(admin_client_a, staff_a, account_a):
@@ -78,7 +84,9 @@ def test_enable_action_is_audited(admin_client_a, staff_a, account_a):
     assert entry.after["is_enabled"] is True
 
 
-def test_lock_action_locks_the_day_and_audits(admin_client_a, account_a, django_capture_on_commit_callbacks):
+def test_lock_action_locks_the_day_and_audits(
+    admin_client_a, account_a, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         admin_client_a.post(
             reverse("admin:accounts_tradingaccount_changelist"),
@@ -94,7 +102,9 @@ def test_lock_action_locks_the_day_and_audits(admin_client_a, account_a, django_
 
 def test_broker_connection_page_never_shows_the_api_key(admin_client_a, tenant_a):
     conn = BrokerConnectionFactory(tenant=tenant_a)
-    html = admin_client_a.get(reverse("admin:accounts_brokerconnection_change", args=[conn.pk])).content.decode()
+    html = admin_client_a.get(
+        reverse("admin:accounts_brokerconnection_change", args=[conn.pk])
+    ).content.decode()
     assert "secret-api-key" not in html
     assert conn.api_key_encrypted not in html
 
@@ -102,8 +112,13 @@ def test_broker_connection_page_never_shows_the_api_key(admin_client_a, tenant_a
 def test_broker_connection_key_is_write_only_and_encrypted(admin_client_a, tenant_a):
     response = admin_client_a.post(
         reverse("admin:accounts_brokerconnection_add"),
-        {"tenant": tenant_a.pk, "name": "New", "environment": "simulator", "username": "u1",
-         "secret": "typed-once-key"},
+        {
+            "tenant": tenant_a.pk,
+            "name": "New",
+            "environment": "simulator",
+            "username": "u1",
+            "secret": "typed-once-key",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     conn = BrokerConnection.objects.for_tenant(tenant_a).get(name="New")
@@ -115,6 +130,8 @@ def test_broker_connection_key_is_write_only_and_encrypted(admin_client_a, tenan
 
 def test_audit_log_is_read_only_in_admin(admin_client_a, account_a):
     entry = AuditEntry.all_tenants.create(tenant=account_a.tenant, actor_label="x", action="y")
-    response = admin_client_a.post(reverse("admin:accounts_auditentry_delete", args=[entry.pk]), {"post": "yes"})
+    response = admin_client_a.post(
+        reverse("admin:accounts_auditentry_delete", args=[entry.pk]), {"post": "yes"}
+    )
     assert response.status_code == 403
     assert AuditEntry.all_tenants.filter(pk=entry.pk).exists()

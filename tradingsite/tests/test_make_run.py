@@ -20,8 +20,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 pytestmark = pytest.mark.xdist_group("make_run")
@@ -48,12 +54,20 @@ def wait_for(url: str, *, timeout: float) -> None:
 def running_product(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
-    env.update(RUN_DIR=str(run_dir), PORT=str(port), SIMULATOR_PORT=str(free_port()),
-               RUN_REDIS_PORT=str(free_port()), CELERY_CONCURRENCY="1")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))
+    }
+    env.update(
+        RUN_DIR=str(run_dir),
+        PORT=str(port),
+        SIMULATOR_PORT=str(free_port()),
+        RUN_REDIS_PORT=str(free_port()),
+        CELERY_CONCURRENCY="1",
+    )
     log = (run_dir / "run.log").open("w")
-    process = subprocess.Popen(["bin/run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [str(ROOT / "bin" / "run")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/healthz", timeout=180)
@@ -81,7 +95,7 @@ def browser():
 
 
 def test_demo_trader_logs_in_and_sees_dashboard_and_admin(running_product, browser):
-    base, run_dir = running_product
+    base, _run_dir = running_product
     page = browser.new_page()
     page.goto(f"{base}/")
     assert "/login/" in page.url  # the dashboard needs a login
@@ -123,6 +137,7 @@ def test_worker_and_beat_are_alive(running_product, browser):
         if report.get("worker_and_beat"):
             break
         time.sleep(2)
-    assert report["database"] and report["redis"], report
+    assert report["database"], report
+    assert report["redis"], report
     assert report["worker_and_beat"], report
     page.close()

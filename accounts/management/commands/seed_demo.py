@@ -9,4 +9,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         desk = demo_desk_seed()
         verb = "Created" if desk.created else "Kept"
-        self.stdout.write(f"{verb} demo desk '{desk.tenant.name}'. Login: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        self.stdout.write(
+            f"{verb} demo desk '{desk.tenant.name}'. Login: {DEMO_USERNAME} / {DEMO_PASSWORD}"
+        )

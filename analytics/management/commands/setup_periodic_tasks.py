@@ -25,7 +25,13 @@ class Command(BaseCommand):
         for name, task, queue, schedule in SCHEDULE:
             full_name = PREFIX + name
             names.append(full_name)
-            defaults = {"task": task, "queue": queue, "enabled": True, "interval": None, "crontab": None}
+            defaults = {
+                "task": task,
+                "queue": queue,
+                "enabled": True,
+                "interval": None,
+                "crontab": None,
+            }
             if schedule[0] == "every":
                 defaults["interval"], _ = IntervalSchedule.objects.get_or_create(
                     every=schedule[1], period=IntervalSchedule.SECONDS
@@ -33,8 +39,12 @@ class Command(BaseCommand):
             else:
                 minute, hour, day_of_week = schedule[1].split()
                 defaults["crontab"], _ = CrontabSchedule.objects.get_or_create(
-                    minute=minute, hour=hour, day_of_week=day_of_week, day_of_month="*",
-                    month_of_year="*", timezone=schedule[2],
+                    minute=minute,
+                    hour=hour,
+                    day_of_week=day_of_week,
+                    day_of_month="*",
+                    month_of_year="*",
+                    timezone=schedule[2],
                 )
             PeriodicTask.objects.update_or_create(name=full_name, defaults=defaults)
         stale = PeriodicTask.objects.filter(name__startswith=PREFIX).exclude(name__in=names)
