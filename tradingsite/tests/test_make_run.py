@@ -104,6 +104,12 @@ def test_demo_trader_logs_in_and_sees_dashboard_and_admin(running_product, brows
     page.click("#login-submit")
     page.wait_for_selector("h1:has-text('Dashboard')")
     assert "Demo Desk" in page.content()
+    # The worker synced the simulator's demo account through the gateway client.
+    deadline = time.monotonic() + 60
+    while "10001" not in page.content() and time.monotonic() < deadline:
+        time.sleep(1)
+        page.reload()
+    assert "10001" in page.content()
     page.goto(f"{base}/admin/")
     page.wait_for_selector("text=Trading operations console")
     assert "Trading accounts" in page.content()
