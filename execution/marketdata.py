@@ -108,14 +108,24 @@ class BarCache:
         self._prefix = key_prefix
 
     def read(
-        self, *, contract_id: str, unit: BarUnit, unit_number: int, start: datetime, end: datetime
+        self,
+        *,
+        contract_id: str,
+        unit: BarUnit,
+        unit_number: int,
+        start: datetime,
+        end: datetime,
+        max_staleness: timedelta = timedelta(0),
     ) -> BarSeries:
+        """Bars opened in [start, end). `max_staleness` lets a display read skip fetching the newest
+        bars while what is known reaches within that much of the live edge; strategy reads keep 0."""
         if unit not in UNIT_SECONDS:
             raise UnsupportedBarUnit(f"bar unit {unit!r} is not cached; use seconds to days")
         if start.tzinfo is None or end.tzinfo is None or start >= end:
             raise ValueError("start and end must be aware datetimes with start < end")
         parts = [
-            self._read_day(contract_id, unit, unit_number, day) for day in _utc_days(start, end)
+            self._read_day(contract_id, unit, unit_number, day, max_staleness)
+            for day in _utc_days(start, end)
         ]
         return BarSeries.concat(parts).between(int(start.timestamp()), int(end.timestamp()))
 
@@ -124,7 +134,9 @@ class BarCache:
         return CacheStats(*(int(v or 0) for v in values))
 
     # ---------------------------------------------------------------------------------------
-    def _read_day(self, contract_id: str, unit: BarUnit, unit_number: int, day: date) -> BarSeries:
+    def _read_day(
+        self, contract_id: str, unit: BarUnit, unit_number: int, day: date, max_staleness: timedelta
+    ) -> BarSeries:
         key = f"{self._prefix}:bars:{contract_id}:{int(unit)}:{unit_number}:{day.isoformat()}"
         blob = self._redis.get(key)
         if blob is not None:
@@ -133,7 +145,9 @@ class BarCache:
         day_start = datetime.combine(day, time(), tzinfo=UTC)
         day_end = day_start + timedelta(days=1)
         known_until = min(day_end, self._live_edge(unit, unit_number))
-        calls = self._fill_gaps(contract_id, unit, unit_number, day_start, known_until)
+        calls = self._fill_gaps(
+            contract_id, unit, unit_number, day_start, known_until, max_staleness
+        )
         self._count("hits" if calls == 0 else "misses")
         series = _series_from_db(contract_id, unit, unit_number, day_start, day_end)
         if known_until == day_end:  # a complete day never changes: keep it hot
@@ -147,11 +161,19 @@ class BarCache:
         return datetime.fromtimestamp(now - now % step, tz=UTC)
 
     def _fill_gaps(
-        self, contract_id: str, unit: BarUnit, unit_number: int, start: datetime, end: datetime
+        self,
+        contract_id: str,
+        unit: BarUnit,
+        unit_number: int,
+        start: datetime,
+        end: datetime,
+        max_staleness: timedelta,
     ) -> int:
         if start >= end:
             return 0
         gaps = _gaps(_coverage(contract_id, unit, unit_number, start, end), start, end)
+        if gaps and gaps[-1][1] == end and end - gaps[-1][0] <= max_staleness:
+            gaps.pop()  # only the newest bars are missing, and the caller accepts that
         for gap_start, gap_end in gaps:
             bars = self._fetch(
                 contract_id, start=gap_start, end=gap_end, unit=unit, unit_number=unit_number

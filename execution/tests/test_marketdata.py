@@ -127,6 +127,25 @@ def test_live_edge_is_refetched_as_the_clock_moves(cache, sim):
     assert fetch.calls[-1] == (START, START + timedelta(minutes=5))
 
 
+def test_a_display_read_may_accept_slightly_stale_bars(cache, sim):
+    bar_cache, fetch = cache
+    read(bar_cache, sim, START - timedelta(minutes=10), START)
+    sim.step(5)
+    calls = len(fetch.calls)
+    stale = bar_cache.read(
+        contract_id=sim.contract_id(),
+        unit=BarUnit.MINUTE,
+        unit_number=1,
+        start=START - timedelta(minutes=10),
+        end=START + timedelta(minutes=10),
+        max_staleness=timedelta(minutes=15),
+    )
+    assert len(fetch.calls) == calls  # nothing fetched: the missing tail is within 15 minutes
+    assert int(stale.opened_at[-1]) == int((START - timedelta(minutes=1)).timestamp())
+    fresh = read(bar_cache, sim, START - timedelta(minutes=10), START + timedelta(minutes=10))
+    assert len(fresh) == len(stale) + 5
+
+
 def test_weeks_are_refused_with_a_clear_error(cache, sim):
     bar_cache, _ = cache
     with pytest.raises(UnsupportedBarUnit):
