@@ -115,3 +115,18 @@ def audit_entry_list_filtered(
     if end is not None:
         queryset = queryset.filter(at__lt=end)
     return queryset
+
+
+def fleet_hub_logins() -> dict[int, tuple[BrokerConnection, list[int]]]:
+    """Every broker login with active accounts, across tenants on purpose (the hubs process serves
+    the whole fleet): connection id -> (connection, its ProjectX account ids)."""
+    logins: dict[int, tuple[BrokerConnection, list[int]]] = {}
+    accounts = (
+        TradingAccount.all_tenants.filter(is_active=True)
+        .select_related("connection")
+        .order_by("connection_id", "projectx_account_id")
+    )
+    for account in accounts:
+        entry = logins.setdefault(account.connection_id, (account.connection, []))
+        entry[1].append(account.projectx_account_id)
+    return logins

@@ -8,20 +8,24 @@ and metrics with every other process, so the whole fleet stays inside each broke
 import hashlib
 import logging
 import threading
+from datetime import datetime
 from decimal import Decimal
 
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import AccountPlan, BrokerConnection, GatewayEnvironment, TradingAccount
 from accounts.services import audit_record, broker_connection_api_key
+from execution.gateway import types as gw
 from execution.gateway.client import GatewayClient
 from execution.gateway.config import Credentials, GatewayConfig
 from execution.gateway.metrics import RedisMetrics
 from execution.gateway.ratelimit import RedisRateLimiter
-from execution.models import Instrument
+from execution.models import Instrument, Position
 from execution.realtime import publish_account_event
+from markets.sessions import globex_session, trading_date
 from markets.ticks import UnknownContract, spec_for
 
 logger = logging.getLogger(__name__)
@@ -178,3 +182,41 @@ def instrument_upsert(*, contract) -> Instrument:
         },
     )
     return instrument
+
+
+def account_resync(*, account: TradingAccount, since: datetime | None = None) -> None:
+    """Take the broker's truth by REST (after a hub gap, at start-up, or periodically): today's
+    orders and trades, open positions (a position we hold that the broker doesn't is closed) and the
+    balance, through the same ingest services as the hub events."""
+    from execution import ingest  # ingest imports services that import this module's callers
+
+    client = gateway_client_for(connection=account.connection)
+    px_id = account.projectx_account_id
+    if since is None:
+        since, _ = globex_session(trading_date(timezone.now()))
+    for order in client.search_orders(px_id, start=since):
+        ingest.order_record_broker_update(account=account, order=order)
+    for trade in client.search_trades(px_id, start=since):
+        ingest.fill_record(account=account, trade=trade)
+    open_positions = client.search_open_positions(px_id)
+    held = {p.contract_id for p in open_positions}
+    for position in open_positions:
+        ingest.position_record(account=account, position=position)
+    stale = (
+        Position.objects.for_tenant(account.tenant_id).filter(account=account).exclude(net_size=0)
+    )
+    for row in stale.select_related("instrument"):
+        if row.instrument.contract_id not in held:
+            closed = gw.Position(
+                id=0,
+                account_id=px_id,
+                contract_id=row.instrument.contract_id,
+                created_at=timezone.now(),
+                type=gw.PositionType.UNDEFINED,
+                size=0,
+                average_price=Decimal(0),
+            )
+            ingest.position_record(account=account, position=closed)
+    for remote in client.search_accounts(only_active=False):
+        if remote.id == px_id:
+            ingest.account_balance_record(account=account, balance_usd=remote.balance_usd)

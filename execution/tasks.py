@@ -48,3 +48,26 @@ def connection_sync_task(*, tenant_id: int, connection_id: int) -> None:
     if connection is None:
         return
     broker.connection_sync(connection=connection)
+
+
+@shared_task(
+    name="execution.connection_resync",
+    acks_late=True,
+    autoretry_for=(BrokerUnavailable, RateLimited),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=10,
+)
+def connection_resync_task(*, tenant_id: int, connection_id: int) -> None:
+    """Idempotent: takes the broker's state for every active account of the login."""
+    from execution import broker
+
+    connection = (
+        account_selectors.broker_connection_list(tenant=tenant_id).filter(pk=connection_id).first()
+    )
+    if connection is None:
+        return
+    for account in account_selectors.trading_account_list(tenant=tenant_id).filter(
+        connection=connection, is_active=True
+    ):
+        broker.account_resync(account=account)

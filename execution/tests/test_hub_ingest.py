@@ -1,0 +1,148 @@
+"""A bracket from placement to fill to flat through the real client and the real hubs process, against
+the simulator: the platform's records (orders, fills, position, day P&L, balance) match the broker's."""
+
+import asyncio
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from accounts.crypto import encrypt_secret
+from accounts.models import GatewayEnvironment
+from accounts.tests.factories import TradingAccountFactory
+from execution import broker
+from execution.gateway.types import Bracket, OrderSide, OrderType, PlaceOrderRequest
+from execution.hubs_process import serve
+from execution.models import AccountDay, Fill, Order, OrderRole, OrderStatus, Position
+from simulator.testing import running_simulator
+from simulator.tests.conftest import BRACKET_BARS, BRACKET_START, write_bars
+from tradingsite.celery import app as celery_app
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("hubs")]
+
+
+@pytest.fixture
+def sim(tmp_path, settings):
+    data = write_bars(tmp_path / "ep.csv.gz", BRACKET_BARS, BRACKET_START)
+    with running_simulator(
+        tmp_path / "sim.sqlite3", data={"EP": data}, history_minutes=2
+    ) as handle:
+        settings.PROJECTX_SIM_API_URL = handle.base_url
+        settings.PROJECTX_SIM_USER_HUB_URL = handle.user_hub_url
+        settings.PROJECTX_SIM_MARKET_HUB_URL = handle.market_hub_url
+        broker._clients.clear()
+        yield handle
+        broker._clients.clear()
+
+
+@pytest.fixture
+def eager_celery():
+    """Resync tasks run inline in the hubs process, as a worker would run them."""
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def account(sim, tenant_a):
+    return TradingAccountFactory(
+        tenant=tenant_a,
+        projectx_account_id=sim.account_id,
+        connection__tenant=tenant_a,
+        connection__environment=GatewayEnvironment.SIMULATOR,
+        connection__username=sim.username,
+        connection__api_key_encrypted=encrypt_secret(sim.api_key),
+    )
+
+
+@pytest.fixture
+def hubs_process(account, eager_celery):
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(serve(stop, rescan_seconds=0.5),), daemon=True
+    )
+    thread.start()
+    yield
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(timeout=10)
+
+
+def wait_until(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_bracket_round_trip_matches_the_broker_to_the_cent(sim, account, hubs_process):
+    client = broker.gateway_client_for(connection=account.connection)
+    time.sleep(1.5)  # the hubs connect and subscribe
+    placed = client.place_order(
+        PlaceOrderRequest(
+            account_id=sim.account_id,
+            contract_id=sim.contract_id(),
+            type=OrderType.MARKET,
+            side=OrderSide.BID,
+            size=1,
+            custom_tag="e2e-1",
+            stop_loss=Bracket(8, OrderType.STOP),
+            take_profit=Bracket(12, OrderType.LIMIT),
+        )
+    )
+    sim.step(1)  # entry fills at 5000.00
+    sim.step(1)  # take-profit at 5003.00, stop-loss cancelled
+
+    tenant = account.tenant
+    wait_until(lambda: Fill.objects.for_tenant(tenant).count() == 2)
+    wait_until(lambda: Position.objects.for_tenant(tenant).filter(net_size=0).exists())
+    broker_balance = next(a.balance_usd for a in client.search_accounts() if a.id == sim.account_id)
+    wait_until(lambda: AccountDay.objects.for_tenant(tenant).get().balance_usd == broker_balance)
+
+    entry = Order.objects.for_tenant(tenant).get(broker_order_id=placed.order_id)
+    assert entry.status == OrderStatus.FILLED
+    assert entry.average_fill_price == Decimal("5000")
+    children = {o.role: o for o in Order.objects.for_tenant(tenant).filter(parent=entry)}
+    assert children[OrderRole.TAKE_PROFIT].status == OrderStatus.FILLED
+    assert children[OrderRole.STOP_LOSS].status == OrderStatus.CANCELLED
+
+    trades = client.search_trades(sim.account_id, start=BRACKET_START.replace(year=2020))
+    fills = list(Fill.objects.for_tenant(tenant).order_by("executed_at"))
+    assert [(f.broker_trade_id, f.price, f.fees_usd) for f in fills] == [
+        (t.id, t.price, t.fees_usd) for t in sorted(trades, key=lambda t: t.created_at)
+    ]
+    day = AccountDay.objects.for_tenant(tenant).get()
+    assert day.realized_pnl_usd == Decimal("150.00")  # 12 ticks x $12.50
+    assert day.fees_usd == Decimal("2.80")
+    assert broker_balance == Decimal("50000") + day.realized_pnl_usd - day.fees_usd
+
+
+def test_resync_after_a_gap_takes_the_brokers_state(sim, account):
+    """No hubs at all: the REST resync alone records what happened while we were away."""
+    client = broker.gateway_client_for(connection=account.connection)
+    client.place_order(
+        PlaceOrderRequest(
+            account_id=sim.account_id,
+            contract_id=sim.contract_id(),
+            type=OrderType.MARKET,
+            side=OrderSide.ASK,
+            size=2,
+            custom_tag="gap-1",
+        )
+    )
+    sim.step(1)
+    broker.account_resync(account=account, since=BRACKET_START)
+    broker.account_resync(account=account, since=BRACKET_START)  # twice: nothing doubles
+    tenant = account.tenant
+    assert Fill.objects.for_tenant(tenant).count() == 1
+    position = Position.objects.for_tenant(tenant).get()
+    assert position.net_size == -2
+    order = Order.objects.for_tenant(tenant).get(custom_tag="gap-1")
+    assert order.status == OrderStatus.FILLED
+    client.close_position(sim.account_id, sim.contract_id())
+    sim.step(1)
+    broker.account_resync(account=account, since=BRACKET_START)
+    assert Position.objects.for_tenant(tenant).get().net_size == 0
