@@ -62,10 +62,10 @@ async def serve(stop: asyncio.Event, *, rescan_seconds: float = 60.0) -> None:
         run_stop = asyncio.Event()
 
         async def relay(changed=changed, run_stop=run_stop) -> None:
-            await asyncio.wait(
-                [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(changed.wait())],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(changed.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for pending in waits:
+                pending.cancel()
             run_stop.set()
 
         await asyncio.gather(run_listeners(listeners, run_stop), watch(), relay())

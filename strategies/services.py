@@ -74,7 +74,8 @@ def strategy_config_create(
         is_enabled=False,
     )
     config.assert_same_tenant(account)
-    config.full_clean(exclude=["tenant"])
+    # Parameters were checked by the kind's schema above, the one authority (an empty set is valid).
+    config.full_clean(exclude=["tenant", "params"])
     config.save()
     audit_record(
         tenant=tenant, actor=actor, action="strategy.create", target=config, after=snapshot(config)
@@ -104,7 +105,7 @@ def strategy_config_update(
         config.name = name
     if params is not None:
         config.params = strategy_params_clean(kind=config.kind, params=params)
-    config.full_clean(exclude=["tenant"])
+    config.full_clean(exclude=["tenant", "params"])  # params: the kind's schema checked them
     config.save(update_fields=["name", "params", "updated_at"])
     audit_record(
         tenant=tenant,
