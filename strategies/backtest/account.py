@@ -1,0 +1,147 @@
+"""The TopStep account during a backtest: ``execution.risk`` state and rules, nothing re-decided here.
+
+Pre-trade checks use ``risk.check_order``; after every realised P&L, ``risk.mark_equity`` and
+``risk.assess`` say whether the daily loss limit (soft: locked for the rest of the day) or the
+maximum loss limit (hard: the account failed) was reached; ``risk.roll_trading_day`` closes each
+day. What this module adds is the translation of the account's remaining loss allowance into price
+levels for an open position, so the engine can find the bar that would breach a limit with the same
+vectorised search it uses for stops (``RiskLevels``): the position is liquidated there like a stop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import MappingProxyType
+
+from execution import risk
+from markets.fills import OrderKind, Side
+from markets.ticks import ContractSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLevels:
+    """Where an open position reaches a loss limit, in price ticks.
+
+    For a long the limit is reached when the low is at or below ``level(best)``; for a short when
+    the high is at or above it. ``best`` is the best price since entry, before the bar (an
+    intraday-trailing maximum loss floor rises with open profit, like a trailing stop):
+    long: ``max(fixed, min(best - trail, lock))``; short: ``min(fixed, max(best + trail, lock))``.
+    ``trail`` is None when the floor does not trail intraday.
+    """
+
+    fixed: int | None
+    trail: int | None
+    lock: int | None
+
+    def level(self, side: int, best: int) -> int | None:
+        if self.trail is None:
+            return self.fixed
+        if side == Side.BUY:
+            moving = (
+                min(best - self.trail, self.lock) if self.lock is not None else best - self.trail
+            )
+            return moving if self.fixed is None else max(self.fixed, moving)
+        moving = max(best + self.trail, self.lock) if self.lock is not None else best + self.trail
+        return moving if self.fixed is None else min(self.fixed, moving)
+
+
+class Account:
+    """Risk state of one simulated account; money in Decimal dollars."""
+
+    def __init__(self, limits: risk.RiskLimits, contract: ContractSpec) -> None:
+        self.limits = limits
+        self.contract = contract
+        self.state = risk.AccountRiskState.opening(limits)
+        self.failed_on: date | None = None
+        self.failure_reason: str | None = None
+        self.daily_limit_days: list[date] = []
+        self._day: date | None = None
+
+    @property
+    def balance_usd(self) -> Decimal:
+        return self.state.balance_usd
+
+    def start_day(self, trading_date: date) -> None:
+        self._day = trading_date
+
+    def end_day(self, trading_date: date) -> None:
+        self.state = risk.roll_trading_day(self.limits, self.state, self.state.balance_usd)
+
+    def entry_refusal(self, side: int, qty: int, kind: int, ts: int) -> str | None:
+        """Why ``check_order`` refuses a new entry now, or None."""
+        if self.state.lock_reason is not None:
+            return f"account locked ({self.state.lock_reason})"
+        proposed = risk.ProposedOrder(self.contract.symbol, Side(side), qty, OrderKind.MARKET)
+        decision = risk.check_order(
+            self.limits, self.state, proposed, datetime.fromtimestamp(ts, UTC)
+        )
+        if decision.allowed:
+            return None
+        return "; ".join(v.message for v in decision.violations)
+
+    def realize(self, gross_usd: Decimal, fees_usd: Decimal) -> risk.RiskAssessment:
+        """Book a closed trade; lock the account if a limit is reached."""
+        state = self.state
+        state = replace(
+            state,
+            balance_usd=state.balance_usd + gross_usd - fees_usd,
+            realized_pnl_usd=state.realized_pnl_usd + gross_usd,
+            fees_usd=state.fees_usd + fees_usd,
+            unrealized_pnl_usd=Decimal(0),
+            positions=MappingProxyType({}),
+        )
+        state = risk.mark_equity(self.limits, state)
+        verdict = risk.assess(self.limits, state)
+        if verdict.lock_reason is not None:
+            state = risk.with_lock(state, verdict.lock_reason)
+            if verdict.lock_reason == risk.LockReason.MAX_LOSS and self.failed_on is None:
+                self.failed_on = self._day
+                self.failure_reason = verdict.message
+            elif (
+                verdict.lock_reason == risk.LockReason.DAILY_LOSS
+                and self._day not in self.daily_limit_days
+            ):
+                self.daily_limit_days.append(self._day)  # type: ignore[arg-type]
+        self.state = state
+        return verdict
+
+    def mark_best(self, side: int, entry: int, best: int, qty: int) -> None:
+        """INTRADAY mode: the equity high of an open position raises the floor (``mark_equity``)."""
+        if self.limits.mll_mode != risk.MllMode.INTRADAY:
+            return
+        sign = 1 if side == Side.BUY else -1
+        open_pnl = (best - entry) * sign * qty * self.contract.tick_value
+        if open_pnl <= 0:
+            return
+        marked = risk.mark_equity(self.limits, replace(self.state, unrealized_pnl_usd=open_pnl))
+        self.state = replace(marked, unrealized_pnl_usd=Decimal(0))
+
+    def levels(self, side: int, entry: int, qty: int, round_trip_fees: Decimal) -> RiskLevels:
+        """Price levels at which the open position would reach the DLL or the MLL floor."""
+        state, limits = self.state, self.limits
+        per_tick = qty * self.contract.tick_value
+        sign = 1 if side == Side.BUY else -1
+        candidates: list[int] = []
+        # DLL: realised - fees - round trip + open <= -DLL.
+        if limits.daily_loss_limit_usd is not None:
+            allowance = (
+                limits.daily_loss_limit_usd
+                + state.realized_pnl_usd
+                - state.fees_usd
+                - round_trip_fees
+            )
+            candidates.append(entry + sign * math.floor(-allowance / per_tick))
+        # MLL: balance - round trip + open <= floor (the floor in force now).
+        floor = risk.assess(limits, state).mll_floor_usd  # the floor in force now
+        base = state.balance_usd - round_trip_fees
+        candidates.append(entry + sign * math.floor((floor - base) / per_tick))
+        fixed = max(candidates) if sign == 1 else min(candidates)
+        if limits.mll_mode != risk.MllMode.INTRADAY or floor >= limits.lock_balance_usd:
+            return RiskLevels(fixed, None, None)
+        # Intraday trailing: the floor follows (balance + open profit) - MLL up to the lock.
+        trail = math.ceil((limits.max_loss_limit_usd - round_trip_fees) / per_tick)
+        lock = entry + sign * math.floor((limits.lock_balance_usd - base) / per_tick)
+        return RiskLevels(fixed, max(trail, 0), lock)
