@@ -6,6 +6,7 @@ import re
 # Bearer tokens, JWTs and apiKey/token/password fields in JSON or query strings.
 _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-_.=]+"),
+    re.compile(r"(/webhooks/\d+/)[A-Za-z0-9\-_]+"),  # a Discord webhook token grants posting
     re.compile(r"eyJ[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*"),
     re.compile(
         r"(?i)([\"']?(?:api_?key|token|access_token|password|secret)[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"

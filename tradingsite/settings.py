@@ -212,6 +212,7 @@ CELERY_TASK_ROUTES = {
     "strategies.*": {"queue": "normal"},
     "analytics.*": {"queue": "low"},
     "*.cleanup_*": {"queue": "background"},
+    "notifications.*": {"queue": "low"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -13,6 +13,12 @@ def test_redacts_bearer_tokens_jwts_and_key_fields():
     assert '"userName": "u"' in cleaned
 
 
+def test_redacts_discord_webhook_tokens():
+    cleaned = redact("POST https://discord.com/api/webhooks/123456/AbC-def_789 failed")
+    assert "AbC-def_789" not in cleaned
+    assert "/webhooks/123456/[REDACTED]" in cleaned
+
+
 def test_filter_rewrites_the_record(caplog):
     logger = logging.getLogger("test.redact")
     logger.addFilter(RedactSecretsFilter())

@@ -13,6 +13,13 @@ PREFIX = "platform: "
 # name, task, queue, schedule: ("every", seconds) or ("crontab", "m h dow", time zone)
 SCHEDULE = [
     ("heartbeat", "analytics.heartbeat", "low", ("every", 30)),
+    ("notification sweep", "notifications.delivery_sweep", "low", ("every", 60)),
+    (
+        "notification cleanup",
+        "notifications.cleanup_deliveries",
+        "background",
+        ("crontab", "30 3 *", "America/New_York"),
+    ),
 ]
 
 
