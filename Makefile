@@ -15,8 +15,12 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.runtime
-dev: $(VENV)/.dev
+# The charting library, installed from the npm registry (package-lock.json pins it).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+venv: $(VENV)/.runtime node_modules/.package-lock.json
+dev: $(VENV)/.dev node_modules/.package-lock.json
 
 ## Run the product: web + worker + beat + simulator on embedded defaults (SQLite, a private Redis).
 run: venv

@@ -143,7 +143,12 @@ EXCHANGE_TIME_ZONE = "America/New_York"
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+# The charting library comes from npm (`npm ci` in `make run` / `make test`), never copied in.
+CHARTS_DIST = BASE_DIR / "node_modules" / "lightweight-charts" / "dist"
+STATICFILES_DIRS = [
+    *([BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []),
+    *([("vendor/lightweight-charts", CHARTS_DIST)] if CHARTS_DIST.exists() else []),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -1,0 +1,315 @@
+"""The user and market hubs: the SignalR JSON hub protocol over aiohttp WebSockets.
+
+What is spoken (docs/projectx-gateway.md §6.4): negotiate (optional for clients), WebSocket with
+`access_token` in the query (or an Authorization header), the `{"protocol":"json","version":1}`
+handshake answered by `{}`, messages framed by 0x1E (several per frame allowed), invocations with
+or without `invocationId` (a Completion answers those that have one), Ping every ~15 s, Close.
+Events are pushed as type-1 invocations without an id: user-hub events carry one argument (the
+entity), market-hub events two (`contractId`, payload), trades and depth as arrays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from simulator.wire import dumps
+
+__all__ = ["RS", "HubConnection", "HubManager"]
+
+RS = "\x1e"
+log = logging.getLogger("simulator.hubs")
+
+_USER_METHODS = {
+    "subscribeaccounts": ("accounts", True),
+    "unsubscribeaccounts": ("accounts", False),
+    "subscribeorders": ("orders", True),
+    "unsubscribeorders": ("orders", False),
+    "subscribepositions": ("positions", True),
+    "unsubscribepositions": ("positions", False),
+    "subscribetrades": ("trades", True),
+    "unsubscribetrades": ("trades", False),
+}
+_MARKET_METHODS = {
+    "subscribecontractquotes": ("GatewayQuote", True),
+    "unsubscribecontractquotes": ("GatewayQuote", False),
+    "subscribecontracttrades": ("GatewayTrade", True),
+    "unsubscribecontracttrades": ("GatewayTrade", False),
+    "subscribecontractmarketdepth": ("GatewayDepth", True),
+    "unsubscribecontractmarketdepth": ("GatewayDepth", False),
+}
+
+
+class HubMethodError(Exception):
+    """An invocation the hub refuses (bad arguments, someone else's account)."""
+
+
+@dataclass(eq=False)
+class HubConnection:
+    hub: str  # "user" | "market"
+    user: str
+    ws: web.WebSocketResponse
+    connection_id: str
+    session_id: str = ""  # the token's session: logging it out ends this connection
+    account_subs: dict[str, set[int]] = field(default_factory=dict)  # kind -> account ids
+    all_accounts: bool = False
+    market_subs: dict[str, set[str]] = field(default_factory=dict)  # target -> contract ids
+    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+
+
+class HubManager:
+    """Tracks hub connections, routes engine events to subscribers, applies hub faults."""
+
+    def __init__(
+        self,
+        *,
+        owns_account: Callable[[str, int], bool],
+        resolve_contract: Callable[[str], str | None],
+        ping_interval: float = 15.0,
+        hub_fault: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self.connections: set[HubConnection] = set()
+        self.negotiated: set[str] = set()
+        self._owns_account = owns_account
+        self._resolve_contract = resolve_contract  # contract id -> product root, None if unknown
+        self.ping_interval = ping_interval
+        self._hub_fault = hub_fault
+
+    # -- negotiate ----------------------------------------------------------------------------
+    def negotiate(self, negotiate_version: int) -> dict[str, Any]:
+        connection_id = secrets.token_urlsafe(16)
+        self.negotiated.add(connection_id)
+        body: dict[str, Any] = {
+            "connectionId": connection_id,
+            "availableTransports": [
+                {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]}
+            ],
+        }
+        if negotiate_version >= 1:
+            # Same value for both: pysignalr sends `id=<connectionId>`, the JS client the token.
+            body = {"negotiateVersion": 1, "connectionToken": connection_id, **body}
+        return body
+
+    # -- a connection ---------------------------------------------------------------------------
+    async def serve(
+        self, request: web.Request, hub: str, user: str, session_id: str = ""
+    ) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        conn_id = request.query.get("id") or secrets.token_urlsafe(16)
+        self.negotiated.discard(conn_id)
+        conn = HubConnection(hub, user, ws, conn_id, session_id)
+        writer = asyncio.create_task(self._writer(conn))
+        pinger: asyncio.Task[None] | None = None
+        buffer = ""
+        handshaken = False
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    buffer += msg.data
+                elif msg.type == WSMsgType.BINARY:
+                    buffer += msg.data.decode("utf-8", errors="replace")
+                else:
+                    break
+                *records, buffer = buffer.split(RS)
+                for record in records:
+                    if not handshaken:
+                        error = _check_handshake(record)
+                        if error:
+                            await ws.send_str(json.dumps({"error": error}) + RS)
+                            return ws
+                        handshaken = True
+                        await ws.send_str("{}" + RS)
+                        self.connections.add(conn)
+                        pinger = asyncio.create_task(self._pinger(conn))
+                        continue
+                    if not await self._on_message(conn, record):
+                        return ws
+        finally:
+            self.connections.discard(conn)
+            conn.queue.put_nowait(None)
+            if pinger is not None:
+                pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+            await ws.close()
+        return ws
+
+    async def _writer(self, conn: HubConnection) -> None:
+        while True:
+            text = await conn.queue.get()
+            if text is None or conn.ws.closed:
+                return
+            try:
+                await conn.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def _pinger(self, conn: HubConnection) -> None:
+        while not conn.ws.closed:
+            await asyncio.sleep(self.ping_interval)
+            conn.queue.put_nowait('{"type":6}' + RS)
+
+    async def _on_message(self, conn: HubConnection, record: str) -> bool:
+        """Handle one framed message; False ends the connection (a Close from the client)."""
+        try:
+            message = json.loads(record)
+        except ValueError:
+            await self._close(conn, "Error parsing message: invalid JSON")
+            return False
+        if not isinstance(message, dict):
+            await self._close(conn, "Error parsing message: expected an object")
+            return False
+        kind = message.get("type")
+        if kind == 7:
+            return False
+        if kind in (6, 2, 5):  # ping, stream items, cancel: nothing to answer
+            return True
+        if kind not in (1, 4):
+            await self._close(conn, f"Unknown message type {kind!r}")
+            return False
+        invocation_id = message.get("invocationId")
+        target = str(message.get("target") or "")
+        arguments = message.get("arguments") or []
+        try:
+            known = self._invoke(conn, target, arguments if isinstance(arguments, list) else [])
+        except HubMethodError as exc:
+            if invocation_id is not None:
+                await self._complete(conn, invocation_id, error=str(exc))
+            return True
+        if invocation_id is not None:
+            if known:
+                await self._complete(conn, invocation_id)
+            else:
+                await self._complete(conn, invocation_id, error=f"Unknown hub method '{target}'")
+        return True
+
+    async def _complete(
+        self, conn: HubConnection, invocation_id: Any, error: str | None = None
+    ) -> None:
+        body: dict[str, Any] = {"type": 3, "invocationId": invocation_id}
+        if error is None:
+            body["result"] = None
+        else:
+            body["error"] = error
+        conn.queue.put_nowait(json.dumps(body) + RS)
+
+    async def _close(self, conn: HubConnection, error: str) -> None:
+        conn.queue.put_nowait(json.dumps({"type": 7, "error": error, "allowReconnect": False}) + RS)
+
+    def _invoke(self, conn: HubConnection, target: str, args: list[Any]) -> bool:
+        name = target.lower()
+        if name == "heartbeat":  # project-x-py's non-standard keep-alive: ignore
+            return True
+        if conn.hub == "user" and name in _USER_METHODS:
+            kind, on = _USER_METHODS[name]
+            if kind == "accounts":
+                conn.all_accounts = on
+                return True
+            if not args or isinstance(args[0], bool) or not isinstance(args[0], int | str):
+                raise HubMethodError(f"{target} expects an account id")
+            try:
+                account_id = int(args[0])
+            except ValueError:
+                raise HubMethodError(f"{target} expects an account id") from None
+            if not self._owns_account(conn.user, account_id):
+                raise HubMethodError(f"Account {account_id} not found")
+            subs = conn.account_subs.setdefault(kind, set())
+            (subs.add if on else subs.discard)(account_id)
+            return True
+        if conn.hub == "market" and name in _MARKET_METHODS:
+            event, on = _MARKET_METHODS[name]
+            if not args or not isinstance(args[0], str) or self._resolve_contract(args[0]) is None:
+                raise HubMethodError(f"{target}: contract not found")
+            subs = conn.market_subs.setdefault(event, set())
+            (subs.add if on else subs.discard)(args[0])
+            return True
+        return False
+
+    # -- events -------------------------------------------------------------------------------------
+    def dispatch(self, events: list[tuple[str, Any, str, Any]]) -> None:
+        """Route engine events (called on the event loop thread, in the engine's order)."""
+        if not self.connections:
+            return
+        for channel, key, target, payload in events:
+            if channel == "market":
+                self._dispatch_market(key, target, payload)
+            else:
+                self._dispatch_user(channel, key, target, payload)
+
+    def _dispatch_user(self, channel: str, account_id: int, target: str, payload: Any) -> None:
+        text = None
+        for conn in self.connections:
+            if conn.hub != "user":
+                continue
+            if channel == "accounts":
+                wanted = conn.all_accounts and self._owns_account(conn.user, account_id)
+            else:
+                wanted = account_id in conn.account_subs.get(channel, ())
+            if wanted:
+                text = text or dumps({"type": 1, "target": target, "arguments": [payload]}) + RS
+                self._send(conn, text)
+
+    def _dispatch_market(self, root: str, target: str, payload: Any) -> None:
+        for conn in self.connections:
+            if conn.hub != "market":
+                continue
+            for contract_id in conn.market_subs.get(target, ()):
+                if self._resolve_contract(contract_id) == root:
+                    message = {"type": 1, "target": target, "arguments": [contract_id, payload]}
+                    self._send(conn, dumps(message) + RS)
+
+    def _send(self, conn: HubConnection, text: str) -> None:
+        fault = self._hub_fault()
+        if fault == "drop":
+            return
+        conn.queue.put_nowait(text)
+        if fault == "duplicate":
+            conn.queue.put_nowait(text)
+
+    async def logout(self, session_id: str) -> None:
+        """The session ended: tell its connections (`GatewayLogout`, as project-x-py expects
+        on both hubs) and close them; clients re-login and reconnect."""
+        for conn in [c for c in self.connections if c.session_id == session_id]:
+            conn.queue.put_nowait(
+                dumps({"type": 1, "target": "GatewayLogout", "arguments": []}) + RS
+            )
+            conn.queue.put_nowait(
+                dumps({"type": 7, "error": "Logged out", "allowReconnect": False}) + RS
+            )
+            conn.queue.put_nowait(None)  # the writer stops after flushing; then close
+            self.connections.discard(conn)
+            await asyncio.sleep(0)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.ws.close(), 2)
+
+    async def close_all(self, error: str | None = None) -> None:
+        """Send Close (allowReconnect) to every client and drop the sockets (a restart)."""
+        for conn in list(self.connections):
+            body: dict[str, Any] = {"type": 7, "allowReconnect": True}
+            if error:
+                body["error"] = error
+            with contextlib.suppress(Exception):
+                await conn.ws.send_str(json.dumps(body) + RS)
+                await conn.ws.close()
+        self.connections.clear()
+
+
+def _check_handshake(record: str) -> str | None:
+    try:
+        handshake = json.loads(record)
+    except ValueError:
+        return "Handshake request is not valid JSON"
+    if not isinstance(handshake, dict) or handshake.get("protocol") != "json":
+        return "The protocol is not supported; only 'json' is"
+    if handshake.get("version") not in (1, None):
+        return f"The server does not support version {handshake.get('version')} of the protocol"
+    return None

@@ -1,0 +1,49 @@
+"""project-x-py 4.4.1, a third-party client, works against the simulator unchanged.
+
+It needs Python >= 3.12 and ~330 MB of dependencies, so it runs in its own venv named by
+`PROJECTX_PY_PYTHON` (see conformance_projectx_py.py) and is skipped when that is not set.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from simulator.testing import running_simulator
+
+PYTHON = os.environ.get("PROJECTX_PY_PYTHON", "")
+SCRIPT = Path(__file__).with_name("conformance_projectx_py.py")
+
+
+@pytest.mark.skipif(
+    not PYTHON or not Path(PYTHON).is_file(),
+    reason="set PROJECTX_PY_PYTHON to a Python 3.12 with project-x-py==4.4.1",
+)
+def test_project_x_py_logs_in_reads_trades_and_streams_unchanged(tmp_path: Path) -> None:
+    # Its history calls ask relative to the wall clock: a clock started now, running x20 so
+    # the market order fills (at the next 15-second print) within a second.
+    with running_simulator(tmp_path / "s.db", speed=20.0, start=None) as sim:
+        result = subprocess.run(
+            [PYTHON, str(SCRIPT), sim.root_url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    steps = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("OK ")]
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    assert steps == [
+        "authenticate",
+        "list_accounts",
+        "get_instrument",
+        "get_bars",
+        "search_open_positions",
+        "search_trades",
+        "realtime",
+        "place_market_order",
+        "filled,",
+        "events",
+    ]

@@ -1,0 +1,449 @@
+"""The web UI in a real browser: Debian's Chromium driven by Playwright against a real ASGI server
+(uvicorn running tradingsite.asgi, so websockets work) on the test database.
+
+Covers: log in, see the dashboard, enable a strategy, watch a fill pushed over the websocket arrive
+live, a dropped connection resynchronising on reconnect, phone-width layout, and a screenshot of every
+main page into docs/screenshots/ (the price chart shows a real MES session shifted to today).
+"""
+
+import csv
+import gzip
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from accounts.models import GatewayEnvironment, Role
+from accounts.tests.factories import (
+    BrokerConnectionFactory,
+    MembershipFactory,
+    TradingAccountFactory,
+    UserFactory,
+)
+from analytics.health import HEARTBEAT_KEY
+from execution import ingest
+from execution.gateway import types as gw
+from execution.models import AccountDay, CachedBar, Fill, OrderSide, OvernightRange
+from markets.sessions import globex_session
+from strategies.tests.factories import StrategyConfigFactory
+from web.selectors import today_session
+from web.tests.conftest import _desk
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+MARKET_DATA = Path(os.environ.get("MARKET_DATA_DIR", ROOT.parent / "shared" / "data"))
+PASSWORD = "pw-for-tests"
+METRICS_PREFIX = f"test-web-browser-{uuid.uuid4().hex[:8]}"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("browser"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AsgiServer:
+    """uvicorn serving the project's ASGI app in a child process, on the test database."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        db = connection.settings_dict
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "web.tests.browser_settings",
+            "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+            "DATABASE_CONN_MAX_AGE": "0",
+            "WEB_TEST_METRICS_PREFIX": METRICS_PREFIX,
+        }
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "uvicorn"), "tradingsite.asgi:application",
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+            cwd=ROOT, env=env, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/login/", timeout=2):  # noqa: S310
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise TimeoutError("the ASGI server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        self.process = None
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        asgi = AsgiServer(free_port())
+        asgi.start()
+    yield asgi
+    asgi.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop marked running in this thread (greenlets), so Django
+    # would refuse the test's own (synchronous, same-thread) database calls without this.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], errors  # no JavaScript error on any page
+
+
+def in_thread(function, **kwargs: object) -> object:
+    """Run a service from a plain thread: Playwright's loop owns this one, and the services' on-commit
+    pushes use async_to_sync, which refuses to run under a running loop."""
+
+    def call() -> object:
+        try:
+            return function(**kwargs)
+        finally:
+            connection.close()  # the thread's own connection
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result(timeout=10)
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("h1:has-text('Dashboard')")
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def load_real_session(instrument, session) -> list[CachedBar]:
+    """A real MES session (the first full one in the sample) moved onto today's session times."""
+    path = MARKET_DATA / "mes_1min_sample_2023-12.csv.gz"
+    if not path.exists():
+        return []
+    with gzip.open(path, "rt") as handle:
+        rows = list(csv.DictReader(handle))
+    first = datetime.fromisoformat(rows[0]["ts_utc"].replace("Z", "+00:00"))
+    source_start, source_end = globex_session(today_session(first + timedelta(hours=1)))
+    target_start, _ = globex_session(session)
+    shift = target_start - source_start
+    bars = []
+    for row in rows:
+        at = datetime.fromisoformat(row["ts_utc"].replace("Z", "+00:00"))
+        if source_start <= at < source_end:
+            bars.append(
+                CachedBar(
+                    contract_id=instrument.contract_id, unit=2, unit_number=1,
+                    started_at=at + shift, open_price=Decimal(row["open"]),
+                    high_price=Decimal(row["high"]), low_price=Decimal(row["low"]),
+                    close_price=Decimal(row["close"]), volume=int(row["volume"]),
+                )
+            )  # fmt: skip
+    CachedBar.objects.filter(contract_id=instrument.contract_id).delete()
+    CachedBar.objects.bulk_create(bars)
+    return bars
+
+
+HISTORY_PNL = ["250.00", "-125.00", "300.00", "-200.00", "150.00", "-100.00", "425.00", "-175.00",
+               "375.00", "-90.00", "210.00", "60.00"]  # fmt: skip
+
+
+FADE_PNL = ["-60.00", "180.00", "-220.00", "90.00", "-40.00", "130.00", "-310.00", "75.00",
+            "-30.00", "160.00", "-95.00", "45.00"]  # fmt: skip
+
+
+def add_history(strategy, instrument, session, pnls: list[str], first_trade_id: int) -> None:
+    """Earlier sessions, one closed trade each, and their ledger rows (for the analytics page)."""
+    account, balance = strategy.account, Decimal("50000.00")
+    for back, pnl in enumerate(reversed(pnls), start=1):
+        day = session - timedelta(days=back)
+        at = globex_session(day)[0] + timedelta(hours=16)
+        fee = Decimal("2.80")
+        Fill.all_tenants.create(
+            tenant=account.tenant, account=account, instrument=instrument,
+            broker_trade_id=first_trade_id + back, side=OrderSide.SELL, size=1,
+            price=Decimal("4560.00"), fees_usd=fee, realized_pnl_usd=Decimal(pnl), executed_at=at,
+            strategy_config=strategy,
+        )  # fmt: skip
+        AccountDay.all_tenants.create(
+            tenant=account.tenant, account=account, session_date=day,
+            start_balance_usd=balance, balance_usd=balance + Decimal(pnl) - fee,
+            realized_pnl_usd=Decimal(pnl), fees_usd=fee, high_water_usd=balance,
+            mll_floor_usd=Decimal("48000.00"),
+        )  # fmt: skip
+
+
+@pytest.fixture
+def trading_desk(tenant_a, alice, account_a):
+    """Alice's desk with a real-looking session: real MES bars, the overnight range, two round trips."""
+    alice.is_staff = True
+    alice.save()
+    desk = _desk(account_a, contract_id="CON.F.US.MES.Z26")
+    desk.instrument.symbol, desk.instrument.name = "MES", "MESZ6"
+    desk.instrument.save()
+    bars = load_real_session(desk.instrument, desk.day.session_date)
+    if bars:
+        start = desk.session_start
+        overnight = [b for b in bars if b.started_at < start + timedelta(hours=15, minutes=30)]
+        OvernightRange.objects.filter(instrument=desk.instrument).update(
+            high_price=max(b.high_price for b in overnight),
+            low_price=min(b.low_price for b in overnight),
+            bar_count=len(overnight),
+        )
+        by_time = {b.started_at: b for b in bars}
+        for fill in (desk.entry, desk.exit):
+            bar = by_time.get(fill.executed_at.replace(second=0))
+            if bar is not None:
+                fill.price = bar.close_price
+                fill.save()
+    add_history(desk.strategy, desk.instrument, desk.day.session_date, HISTORY_PNL, 1000)
+    paper = BrokerConnectionFactory(
+        tenant=tenant_a, name="Simulator", environment=GatewayEnvironment.SIMULATOR
+    )
+    practice = TradingAccountFactory(tenant=tenant_a, connection=paper, name="Practice 50K")
+    fade = StrategyConfigFactory(
+        tenant=tenant_a, account=practice, instrument=desk.instrument, name="Fade",
+        kind="mean_reversion", is_enabled=True,
+    )  # fmt: skip
+    add_history(fade, desk.instrument, desk.day.session_date, FADE_PNL, 2000)
+    AccountDay.all_tenants.create(  # a bad day: 82% of the daily loss limit used (warning)
+        tenant=tenant_a, account=practice, session_date=desk.day.session_date,
+        start_balance_usd=Decimal("50000.00"), balance_usd=Decimal("49180.00"),
+        realized_pnl_usd=Decimal("-811.60"), fees_usd=Decimal("8.40"),
+        high_water_usd=Decimal("50000.00"), mll_floor_usd=Decimal("48000.00"),
+        daily_loss_floor_usd=Decimal("49000.00"),
+    )  # fmt: skip
+    return desk
+
+
+def test_trader_logs_in_sees_the_dashboard_and_enables_a_strategy(server, page, trading_desk):
+    log_in(page, server.url, "alice")
+    assert "Desk A" in page.content()
+    page.click(f"a.account[data-account-id='{trading_desk.strategy.account_id}']")
+    page.wait_for_selector("#live-status.ok")  # the websocket is up
+    page.wait_for_function("window.accountDashboard.refreshes >= 1")
+    card = f".strategy-card[data-strategy-id='{trading_desk.strategy.pk}']"
+    assert page.inner_text(f"{card} .badge") == "off"
+    page.click(f"{card} button:has-text('Enable')")
+    page.wait_for_selector(f"{card} .badge:has-text('running')")
+    trading_desk.strategy.refresh_from_db()
+    assert trading_desk.strategy.is_enabled is True
+    assert page.inner_text(".messages") == f"{trading_desk.strategy.name} enabled (paper trading)."
+
+
+def test_a_broker_fill_appears_live_on_the_dashboard(server, page, trading_desk):
+    """The broker's fill goes through execution's ingest services (the path hub events take), which
+    record it and push it over the channel layer; the open page shows it without a reload."""
+    log_in(page, server.url, "alice")
+    account = trading_desk.strategy.account
+    page.goto(f"{server.url}/accounts/{account.pk}/")
+    page.wait_for_selector("#live-status.ok")
+    page.wait_for_function("window.accountDashboard.refreshes >= 1")
+    assert page.inner_text("#net-today") == "+$422.20"
+    markers_before = len(
+        page.evaluate(
+            "fetch(location.pathname + 'chart.json').then(r => r.json()).then(d => d.price.markers)"
+        )
+    )
+    trade = gw.HalfTrade(
+        id=99, account_id=account.projectx_account_id, contract_id=trading_desk.instrument.contract_id,
+        created_at=trading_desk.exit.executed_at + timedelta(minutes=3), price=Decimal("4562.75"),
+        profit_and_loss_usd=Decimal("100.00"), fees_usd=Decimal("1.40"), side=gw.OrderSide.ASK,
+        size=1, voided=False, order_id=0,
+    )  # fmt: skip
+    sent = time.monotonic()
+    in_thread(ingest.fill_record, account=account, trade=trade)
+    in_thread(ingest.account_balance_record, account=account, balance_usd=Decimal("50595.80"))
+    page.wait_for_selector("#events li.event-fill", timeout=5000)
+    # Realised 500 + 100, fees 2.80 + 1.40, open -75: net +520.80.
+    page.wait_for_function(
+        "document.getElementById('net-today').textContent.trim() === '+$520.80'", timeout=5000
+    )
+    page.wait_for_function(
+        "document.getElementById('balance').textContent.trim() === '$50,595.80'", timeout=5000
+    )
+    elapsed = time.monotonic() - sent
+    assert "fill · side=Sell size=1 price=4562.75" in page.inner_text("#events")
+    assert "balance · balance_usd=50595.80" in page.inner_text("#events")
+    markers = page.evaluate(
+        "fetch(location.pathname + 'chart.json').then(r => r.json()).then(d => d.price.markers)"
+    )
+    assert len(markers) == markers_before + 1
+    assert markers[-1]["text"] == "Exit S1 @ 4562.75"  # it realised P&L: a closing fill
+    assert elapsed < 5
+
+
+def test_a_dropped_connection_resynchronises_on_reconnect(django_db_blocker, browser, trading_desk):
+    own = AsgiServer(free_port())
+    own.start()
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        log_in(page, own.url, "alice")
+        account = trading_desk.strategy.account
+        page.goto(f"{own.url}/accounts/{account.pk}/")
+        page.wait_for_selector("#live-status.ok")
+        own.stop()
+        page.wait_for_selector("#live-status.down")
+        # Changed while the dashboard was disconnected: no event will ever tell it.
+        AccountDay.all_tenants.filter(pk=trading_desk.day.pk).update(
+            balance_usd=Decimal("51234.50")
+        )
+        own.start()
+        page.wait_for_selector("#live-status.ok", timeout=20000)
+        page.wait_for_function(
+            "document.getElementById('balance').textContent.trim() === '$51,234.50'", timeout=10000
+        )
+        context.close()
+    finally:
+        own.stop()
+
+
+def test_pages_fit_a_phone_screen(server, browser, trading_desk):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    log_in(page, server.url, "alice")
+    account = trading_desk.strategy.account_id
+    for path, name in [("/", "phone-dashboard"), (f"/accounts/{account}/", "phone-account")]:
+        page.goto(server.url + path)
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+        shot(page, name)
+    context.close()
+
+
+def gateway_metrics():
+    import redis
+    from django.conf import settings
+
+    from execution.gateway.metrics import RedisMetrics
+
+    return RedisMetrics(redis.Redis.from_url(settings.REDIS_URL), key_prefix=METRICS_PREFIX)
+
+
+def record_operations_figures() -> None:
+    """What a running worker and gateway would have written: a heartbeat and broker call timings."""
+    from analytics.health import heartbeat_record
+    from execution.gateway.metrics import Outcome
+
+    heartbeat_record()
+    metrics = gateway_metrics()
+    metrics.reset()
+    calls = {"Auth/loginKey": [180], "Order/place": [42, 55, 61, 48, 230], "Order/cancel": [38, 44],
+             "Position/searchOpen": [35, 31, 40], "History/retrieveBars": [120, 95, 140]}  # fmt: skip
+    for endpoint, latencies in calls.items():
+        for ms in latencies:
+            metrics.record(endpoint, outcome=Outcome.OK, latency_seconds=ms / 1000)
+    metrics.record("Order/place", outcome=Outcome.RATE_LIMITED, latency_seconds=0.012)
+
+
+def test_screenshots_of_every_main_page(server, page, trading_desk, tenant_a):
+    viewer = UserFactory(username="vera")
+    MembershipFactory(user=viewer, tenant=tenant_a, role=Role.VIEWER)
+    page.goto(f"{server.url}/login/")
+    shot(page, "login")
+    page.goto(f"{server.url}/signup/")
+    shot(page, "signup")
+    log_in(page, server.url, "alice")
+    shot(page, "dashboard")
+    account = trading_desk.strategy.account_id
+    page.goto(f"{server.url}/accounts/{account}/")
+    page.wait_for_function("window.accountDashboard.refreshes >= 1")
+    page.wait_for_selector("#live-status.ok")
+    page.wait_for_timeout(300)  # the charts draw on the next animation frame
+    assert page.locator("#price-chart canvas").count() > 0
+    shot(page, "account")
+    record_operations_figures()
+    page.goto(f"{server.url}/strategies/")  # one audited action through the UI, for the audit log
+    page.click(f"tr[data-strategy-id='{trading_desk.strategy.pk}'] button:has-text('Enable')")
+    page.wait_for_selector(".messages")
+    for path, name, ready in [
+        ("/strategies/", "strategies", "#strategy-table"),
+        (f"/strategies/{trading_desk.strategy.pk}/", "strategy-edit", "#params-form"),
+        ("/analytics/", "analytics", "#strategy-stats"),
+        ("/settings/", "settings", "#members"),
+        ("/settings/audit/", "audit", "#audit"),
+        (f"/accounts/{account}/risk/", "risk-limits", "#risk-form"),
+        ("/ops/health/", "health", "#overall"),
+    ]:
+        page.goto(server.url + path)
+        page.wait_for_selector(ready)
+        page.wait_for_timeout(200)
+        shot(page, name)
+    assert page.inner_text("#h-database") == "up"
+    assert page.inner_text("#h-worker").startswith("alive")
+    assert "Order/place" in page.inner_text("main")
+    gateway_metrics().reset()
+    cache.delete(HEARTBEAT_KEY)  # a fake heartbeat must not outlive the test
+    expected = {
+        f"{name}.png"
+        for name in [
+            "login",
+            "signup",
+            "dashboard",
+            "account",
+            "strategies",
+            "strategy-edit",
+            "analytics",
+            "settings",
+            "health",
+        ]
+    }
+    assert expected <= {p.name for p in SCREENSHOTS.glob("*.png")}

@@ -1,0 +1,55 @@
+"""The web UI's routes. Names are global (no namespace): settings.LOGIN_URL is "login"."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from web.views import analytics, auth, dashboard, desk, ops, strategies
+
+urlpatterns = [
+    path("", dashboard.home, name="dashboard"),
+    path("desk/switch/", dashboard.tenant_switch, name="tenant_switch"),
+    path("accounts/<int:account_id>/", dashboard.account_detail, name="account_detail"),
+    path("accounts/<int:account_id>/panel/", dashboard.account_panel, name="account_panel"),
+    path(
+        "accounts/<int:account_id>/chart.json", dashboard.account_chart_data, name="account_chart"
+    ),
+    path("accounts/<int:account_id>/lock/", dashboard.account_lock, name="account_lock"),
+    path("accounts/<int:account_id>/flatten/", dashboard.account_flatten, name="account_flatten"),
+    path("accounts/<int:account_id>/risk/", desk.risk_edit, name="risk_edit"),
+    path("strategies/", strategies.strategy_list, name="strategy_list"),
+    path("strategies/new/", strategies.strategy_create, name="strategy_create"),
+    path("strategies/<int:config_id>/", strategies.strategy_edit, name="strategy_edit"),
+    path("strategies/<int:config_id>/enabled/", strategies.strategy_toggle, name="strategy_toggle"),
+    path("analytics/", analytics.analytics_index, name="analytics"),
+    path("settings/", desk.settings_index, name="settings"),
+    path("settings/connections/", desk.connection_create, name="connection_create"),
+    path(
+        "settings/connections/<int:connection_id>/key/",
+        desk.connection_set_key,
+        name="connection_set_key",
+    ),
+    path("settings/notifications/", desk.channel_create, name="channel_create"),
+    path("settings/members/invite/", desk.member_invite, name="member_invite"),
+    path("settings/audit/", desk.audit_log, name="audit_log"),
+    path("ops/health/", ops.health, name="ops_health"),
+    # Accounts: Django's views with our templates (templates/registration/).
+    path("signup/", auth.signup, name="signup"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+]

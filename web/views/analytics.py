@@ -1,0 +1,71 @@
+"""Performance over time, win rate and profit factor by strategy, and the trade journal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from web import selectors
+from web.permissions import member_required
+
+JOURNAL_PAGE = 50
+PERIODS = {"30": 30, "90": 90, "365": 365, "all": None}
+
+
+def _cumulative(points: list) -> list[dict[str, str]]:
+    running, out = Decimal("0.00"), []
+    for session, net in points:
+        running += net
+        out.append({"time": session.isoformat(), "value": str(running)})
+    return out
+
+
+@member_required
+@require_GET
+def analytics_index(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    period = request.GET.get("period", "90")
+    if period not in PERIODS:
+        period = "90"
+    days = PERIODS[period]
+    since = timezone.now() - timedelta(days=days) if days else None
+    daily = selectors.daily_net_by_session(tenant=tenant)
+    if since is not None:
+        cutoff = selectors.today_session(since)
+        daily = [(d, v) for d, v in daily if d >= cutoff]
+    cumulative, running = [], Decimal("0.00")
+    for session, net in daily:
+        running += net
+        cumulative.append({"time": session.isoformat(), "value": str(running), "day": str(net)})
+    stats = selectors.strategy_stats(tenant=tenant, since=since)
+    comparison = [
+        {"name": name, "points": _cumulative(points)}
+        for name, points in selectors.strategy_daily_net(tenant=tenant, since=since).items()
+    ]
+    winning_days = sum(1 for _, v in daily if v > 0)
+    return render(
+        request,
+        "web/analytics.html",
+        {
+            "period": period,
+            "periods": list(PERIODS),
+            "stats": stats,
+            "curve": cumulative,
+            "days": daily,
+            "total_net": running,
+            "winning_days": winning_days,
+            "max_drawdown": selectors.max_drawdown(daily),
+            "comparison": comparison,
+            "best_day": max((v for _, v in daily), default=None),
+            "worst_day": min((v for _, v in daily), default=None),
+            "journal": Paginator(selectors.trade_journal(tenant=tenant), JOURNAL_PAGE).get_page(
+                request.GET.get("page")
+            ),
+        },
+    )
