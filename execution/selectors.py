@@ -8,9 +8,10 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from accounts.models import Tenant, TradingAccount
+from accounts.models import AccountPlan, Program, Tenant, TradingAccount
 from accounts.selectors import trading_date_bounds
 from accounts.tenancy import tenant_pk
+from execution import risk
 from execution.models import OPEN_STATUSES, AccountDay, Fill, Instrument, Order, Position
 from markets.sessions import trading_date
 
@@ -253,4 +254,32 @@ def pnl_totals(days: Sequence[DayPnl]) -> PnlTotals:
         best_day_usd=best,
         worst_day_usd=min(nets, default=None),
         best_day_share=share,
+    )
+
+
+def risk_limits_for_plan(*, plan: AccountPlan) -> risk.RiskLimits:
+    """The rules engine's view of a plan (the table is the source of truth for the numbers)."""
+    is_express = plan.program == Program.EXPRESS
+    return risk.RiskLimits(
+        starting_balance_usd=Decimal(0) if is_express else plan.size_usd,
+        max_loss_limit_usd=plan.max_loss_limit_usd,
+        max_contracts=plan.max_contracts,
+        daily_loss_limit_usd=plan.daily_loss_limit_usd,
+        mll_mode=risk.MllMode(plan.mll_mode),
+        micro_ratio=plan.micro_ratio,
+    )
+
+
+def risk_limits_for_account(*, account: TradingAccount) -> risk.RiskLimits:
+    """The account's own limits (its risk profile, edited by the owner), for the pre-trade check."""
+    profile = account.risk_profile
+    return risk.RiskLimits(
+        starting_balance_usd=account.starting_balance_usd,
+        max_loss_limit_usd=profile.max_loss_limit_usd,
+        max_contracts=profile.max_contracts,
+        daily_loss_limit_usd=profile.daily_loss_limit_usd if profile.is_daily_loss_enforced else None,
+        mll_mode=risk.MllMode(profile.mll_mode),
+        mll_lock_balance_usd=profile.mll_lock_balance_usd,
+        micro_ratio=profile.micro_ratio,
+        warning_share=profile.warning_share,
     )

@@ -2,6 +2,8 @@
 
 import uuid
 
+from django.conf import settings
+
 from django.db import models
 
 from accounts.tenancy import TenantOwned
@@ -39,3 +41,76 @@ class StrategyConfig(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+
+class BacktestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class BacktestSweep(TenantOwned):
+    """A parameter grid: one BacktestRun per cell, fanned out over the workers, ranked when done."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=40, choices=StrategyKind.choices)
+    grid = models.JSONField(help_text="Parameter name -> list of values.")
+    rank_by = models.CharField(max_length=40, default="net_pnl_usd")
+    cells_total = models.PositiveIntegerField()
+    cells_done = models.PositiveIntegerField(default=0)
+    ranking = models.JSONField(
+        default=list, help_text="Run ids, best first, once every cell is done."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Sweep {self.public_id} ({self.cells_done}/{self.cells_total})"
+
+
+class BacktestRun(TenantOwned):
+    """One backtest: its inputs, its progress while it runs, and its results."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sweep = models.ForeignKey(
+        BacktestSweep, null=True, blank=True, on_delete=models.CASCADE, related_name="runs"
+    )
+    kind = models.CharField(max_length=40, choices=StrategyKind.choices)
+    params = models.JSONField(default=dict)
+    contract = models.CharField(max_length=12, help_text="Our symbol, e.g. ES.")
+    bars_source = models.CharField(
+        max_length=300, help_text="A file under MARKET_DATA_DIR, or cached:<contract id>."
+    )
+    first_date = models.DateField(null=True, blank=True)
+    last_date = models.DateField(null=True, blank=True)
+    plan_code = models.CharField(max_length=40, blank=True, help_text="TopStep rules applied.")
+    commission_usd = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    slippage_ticks = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(
+        max_length=10, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED
+    )
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True, help_text="Trades, equity curve, daily P&L.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwned.Meta):
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.contract} [{self.status}]"
+
+    @property
+    def progress_share(self) -> float:
+        return self.progress_done / self.progress_total if self.progress_total else 0.0

@@ -28,7 +28,9 @@ def seed(apps, schema_editor):
                 "profit_target_usd": Decimal(target) if target is not None else None,
                 "daily_loss_limit_usd": Decimal(dll),
                 "max_loss_limit_usd": Decimal(mll),
-                "mll_mode": "end_of_day",
+                # Sources conflict on how the Combine MLL trails; enforce the stricter reading
+                # (projectx-gateway.md §8). Express Funded trails end-of-day.
+                "mll_mode": "intraday" if program == "combine" else "end_of_day",
                 "max_contracts": max_contracts,
                 "micro_ratio": 10,
                 "consistency_share": Decimal("0.500"),
