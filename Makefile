@@ -16,8 +16,10 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 # The charting library, installed from the npm registry (package-lock.json pins it).
+# Without npm the product still runs; the charts then say so instead of drawing.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@command -v npm >/dev/null && npm ci --no-audit --no-fund \
+	  || echo "npm not found: install Node.js for the charts (everything else works without it)"
 
 venv: $(VENV)/.runtime node_modules/.package-lock.json
 dev: $(VENV)/.dev node_modules/.package-lock.json

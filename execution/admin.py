@@ -3,6 +3,7 @@ from django.contrib import admin
 from accounts.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdmin
 from execution.models import (
     AccountDay,
+    BarCoverage,
     CachedBar,
     Fill,
     Instrument,
@@ -124,3 +125,9 @@ class CachedBarAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("contract_id", "unit", "unit_number", "started_at", "close_price", "volume")
     list_filter = ("contract_id", "unit")
     date_hierarchy = "started_at"
+
+
+@admin.register(BarCoverage)
+class BarCoverageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("contract_id", "unit", "unit_number", "start_at", "end_at")
+    list_filter = ("contract_id", "unit")

@@ -3,7 +3,7 @@ from django.http import HttpRequest
 
 from accounts.admin_scoping import TenantScopedAdmin
 from strategies import services
-from strategies.models import StrategyConfig
+from strategies.models import BacktestRun, BacktestSweep, StrategyConfig
 
 
 @admin.register(StrategyConfig)
@@ -31,3 +31,54 @@ class StrategyConfigAdmin(TenantScopedAdmin):
         self.message_user(
             request, f"{'Enabled' if is_enabled else 'Disabled'} {queryset.count()} strategies."
         )
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(TenantScopedAdmin):
+    list_display = (
+        "created_at",
+        "tenant",
+        "kind",
+        "contract",
+        "status",
+        "progress_display",
+        "net_pnl",
+        "survived",
+    )
+    list_filter = ("status", "kind", "tenant")
+    search_fields = ("public_id", "contract", "bars_source")
+    readonly_fields = [f.name for f in BacktestRun._meta.fields if f.name not in ("id", "tenant")]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Progress")
+    def progress_display(self, obj: BacktestRun) -> str:
+        return f"{obj.progress_share:.0%}"
+
+    @admin.display(description="Net P&L")
+    def net_pnl(self, obj: BacktestRun) -> str:
+        return (obj.metrics or {}).get("net_pnl_usd", "")
+
+    @admin.display(boolean=True)
+    def survived(self, obj: BacktestRun) -> bool | None:
+        return (obj.metrics or {}).get("survived")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # started from the command line, the API or the web UI (validated there)
+
+
+@admin.register(BacktestSweep)
+class BacktestSweepAdmin(TenantScopedAdmin):
+    list_display = (
+        "created_at",
+        "tenant",
+        "kind",
+        "cells_done",
+        "cells_total",
+        "rank_by",
+        "finished_at",
+    )
+    list_filter = ("kind", "tenant")
+    readonly_fields = [f.name for f in BacktestSweep._meta.fields if f.name not in ("id", "tenant")]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -3,7 +3,6 @@
 import uuid
 
 from django.conf import settings
-
 from django.db import models
 
 from accounts.tenancy import TenantOwned
