@@ -1,0 +1,256 @@
+"""Accounts endpoints: the user, token login, trading accounts (flatten, lock, risk), logins, members, audit.
+
+Every view below either derives from TenantScopedViewSet (tenant, roles, scoping) or touches only the
+signed-in user's own rows. Writes call accounts/execution services, which audit them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.api import serializers as s
+from accounts.api.base import (
+    API_AUTHENTICATION,
+    ApiAnonThrottle,
+    ApiUserThrottle,
+    LoginThrottle,
+    LoginUsernameThrottle,
+    TenantCreateMixin,
+    TenantScopedViewSet,
+    resolve_membership,
+)
+from accounts.api.schema import ApiAutoSchema
+from accounts.models import Membership, Role, Tenant, TradingAccount
+from execution import services as execution_services
+from execution.api.serializers import AccountDaySerializer
+
+
+# --- The user ------------------------------------------------------------------------------------
+class MeView(APIView):
+    """Who is signed in, their tenants and roles, and which tenant requests default to."""
+
+    authentication_classes = API_AUTHENTICATION
+    throttle_classes = (ApiUserThrottle, ApiAnonThrottle)
+    schema = ApiAutoSchema()
+    is_tenant_scoped = True  # honours X-Tenant for `current_tenant`
+
+    @extend_schema(responses=s.MeSerializer, tags=["auth"])
+    def get(self, request: Request) -> Response:
+        memberships = list(selectors.membership_list_for_user(user=request.user))
+        current = resolve_membership(request).tenant.public_id if memberships else None
+        data = {
+            "username": request.user.get_username(),
+            "email": request.user.email,
+            "current_tenant": current,
+            "memberships": memberships,
+        }
+        return Response(s.MeSerializer(data).data)
+
+
+class ObtainTokenView(APIView):
+    """Exchange a username and password for an API token (`Authorization: Token <key>`)."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (LoginThrottle, LoginUsernameThrottle)
+    schema = ApiAutoSchema()
+
+    @extend_schema(
+        request=s.TokenRequestSerializer,
+        responses={200: s.TokenSerializer, 400: OpenApiResponse(description="Bad credentials.")},
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if user is None or not user.is_active:
+            # 400 like DRF's ObtainAuthToken: the same answer for an unknown user and a wrong password.
+            raise ValidationError(
+                {"non_field_errors": ["Unable to sign in with these credentials."]}
+            )
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# --- Trading accounts ----------------------------------------------------------------------------
+@extend_schema_view(
+    list=extend_schema(summary="Trading accounts of the tenant, with their risk profiles"),
+    retrieve=extend_schema(summary="One trading account"),
+)
+class TradingAccountViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantCreateMixin, TenantScopedViewSet
+):
+    serializer_class = s.TradingAccountSerializer
+    input_serializer_class = s.TradingAccountCreateSerializer
+    # Creating an account binds a broker login; risk limits guard the funded account: owners only.
+    write_roles = {"create": Role.OWNER, "risk_profile": Role.OWNER}
+
+    def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[TradingAccount]:
+        return selectors.trading_account_list(tenant=tenant)
+
+    @extend_schema(
+        request=s.TradingAccountCreateSerializer, responses={201: s.TradingAccountSerializer}
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
+
+    def create_object(self, *, tenant: Tenant, actor: Any, data: dict[str, Any]) -> TradingAccount:
+        account = services.trading_account_create(tenant=tenant, actor=actor, **data)
+        return selectors.trading_account_get(tenant=tenant, account_id=account.pk)
+
+    @extend_schema(
+        request=s.ReasonSerializer,
+        responses={202: s.FlattenAcceptedSerializer},
+        summary="Close every position and cancel working orders (queued on the critical queue)",
+    )
+    @action(detail=True, methods=["post"])
+    def flatten(self, request: Request, public_id: str) -> Response:
+        account = self.get_object()
+        reason = self.validated(s.ReasonSerializer)["reason"]
+        execution_services.account_flatten_request(
+            tenant=self.tenant, account=account, actor=request.user, reason=reason
+        )
+        return Response({"status": "flatten requested"}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=s.LockSerializer,
+        responses={200: AccountDaySerializer},
+        summary="Kill switch: no new orders for the rest of the trading day, then flatten",
+    )
+    @action(detail=True, methods=["post"])
+    def lock(self, request: Request, public_id: str) -> Response:
+        account = self.get_object()
+        reason = self.validated(s.LockSerializer)["reason"]
+        day = execution_services.account_lock_for_day(
+            tenant=self.tenant, account=account, actor=request.user, reason=reason
+        )
+        return Response(AccountDaySerializer(day).data)
+
+    @extend_schema(methods=["GET"], request=None, responses=s.RiskProfileSerializer)
+    @extend_schema(
+        methods=["PATCH"], request=s.RiskProfileSerializer, responses=s.RiskProfileSerializer
+    )
+    @action(detail=True, methods=["get", "patch"], url_path="risk-profile")
+    def risk_profile(self, request: Request, public_id: str) -> Response:
+        account = self.get_object()
+        profile = getattr(
+            account, "risk_profile", None
+        )  # None if the reverse one-to-one is missing
+        if profile is None:
+            raise NotFound("This account has no risk profile.")
+        if request.method == "PATCH":
+            changes = self.validated(s.RiskProfileSerializer, partial=True)
+            profile = services.risk_profile_update(
+                tenant=self.tenant, profile=profile, actor=request.user, **changes
+            )
+        return Response(s.RiskProfileSerializer(profile).data)
+
+
+# --- Broker connections (owners only: they hold the API keys) -------------------------------------
+class BrokerConnectionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantCreateMixin, TenantScopedViewSet
+):
+    serializer_class = s.BrokerConnectionSerializer
+    input_serializer_class = s.BrokerConnectionCreateSerializer
+    read_role = Role.OWNER
+    write_role = Role.OWNER
+
+    def scoped_queryset(self, *, tenant: Tenant) -> QuerySet:
+        return selectors.broker_connection_list(tenant=tenant)
+
+    @extend_schema(
+        request=s.BrokerConnectionCreateSerializer, responses={201: s.BrokerConnectionSerializer}
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
+
+    def create_object(self, *, tenant: Tenant, actor: Any, data: dict[str, Any]) -> Any:
+        return services.broker_connection_create(tenant=tenant, actor=actor, **data)
+
+    @extend_schema(
+        request=s.ApiKeySerializer,
+        responses={200: s.BrokerConnectionSerializer},
+        summary="Replace the API key (write-only; it is never returned)",
+    )
+    @action(detail=True, methods=["post"], url_path="api-key")
+    def api_key(self, request: Request, public_id: str) -> Response:
+        connection = self.get_object()
+        api_key = self.validated(s.ApiKeySerializer)["api_key"]
+        connection = services.broker_connection_set_api_key(
+            tenant=self.tenant, connection=connection, api_key=api_key, actor=request.user
+        )
+        return self.respond(connection)
+
+
+# --- Members (owners only) -------------------------------------------------------------------------
+class MemberViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    TenantCreateMixin,
+    TenantScopedViewSet,
+):
+    """Members of the tenant, looked up by username (memberships have no public id of their own)."""
+
+    serializer_class = s.MemberSerializer
+    input_serializer_class = s.MemberCreateSerializer
+    lookup_field = "user__username"
+    lookup_url_kwarg = "username"
+    lookup_value_regex = r"[\w.@+-]+"
+    read_role = Role.OWNER
+    write_role = Role.OWNER
+
+    def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[Membership]:
+        return selectors.membership_list(tenant=tenant)
+
+    @extend_schema(request=s.MemberCreateSerializer, responses={201: s.MemberSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
+
+    def create_object(self, *, tenant: Tenant, actor: Any, data: dict[str, Any]) -> Membership:
+        return services.membership_add(
+            tenant=tenant, user=data["username"], role=data["role"], actor=actor
+        )
+
+    @extend_schema(request=s.MemberUpdateSerializer, responses=s.MemberSerializer)
+    def partial_update(self, request: Request, username: str) -> Response:
+        membership = self.get_object()
+        role = self.validated(s.MemberUpdateSerializer)["role"]
+        membership = services.membership_set_role(
+            tenant=self.tenant, membership=membership, role=role, actor=request.user
+        )
+        return self.respond(membership)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, username: str) -> Response:
+        membership = self.get_object()
+        services.membership_remove(tenant=self.tenant, membership=membership, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Audit log (owners only, read-only) -------------------------------------------------------------
+@extend_schema_view(list=extend_schema(parameters=[s.AuditFilterSerializer]))
+class AuditEntryViewSet(mixins.ListModelMixin, TenantScopedViewSet):
+    serializer_class = s.AuditEntrySerializer
+    filter_serializer_class = s.AuditFilterSerializer
+    read_role = Role.OWNER
+
+    def scoped_queryset(self, *, tenant: Tenant) -> QuerySet:
+        return selectors.audit_entry_list_filtered(tenant=tenant, **self.list_filters())

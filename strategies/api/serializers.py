@@ -1,0 +1,105 @@
+"""Strategy configurations: output, create and update inputs, and the parameter schema per kind.
+
+Parameters are validated by the engine's schema (strategies/engine/params.py) in the service; its
+ParameterError becomes a 400 whose `params` entry maps each bad field to its message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts import selectors as account_selectors
+from accounts.api.fields import ReferenceSlugField, TenantRelatedField
+from execution import selectors as execution_selectors
+from strategies import selectors
+from strategies.models import StrategyConfig, StrategyKind
+
+
+class StrategyConfigSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    account = serializers.UUIDField(source="account.public_id", read_only=True)
+    instrument = serializers.CharField(source="instrument.contract_id", read_only=True)
+
+    class Meta:
+        model = StrategyConfig
+        fields = (
+            "id",
+            "name",
+            "kind",
+            "account",
+            "instrument",
+            "params",
+            "is_enabled",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class ParamsField(serializers.JSONField):
+    """A JSON object of parameter values; the kind's schema checks each one in the service."""
+
+    default_error_messages = {"not_object": "Must be a JSON object of parameter values."}
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_object")
+        return value
+
+
+class StrategyConfigCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    kind = serializers.ChoiceField(choices=StrategyKind.choices)
+    account = TenantRelatedField(selector=account_selectors.trading_account_list)
+    instrument = ReferenceSlugField(
+        slug_field="contract_id",
+        queryset=execution_selectors.instrument_list_active(),
+        help_text="ProjectX contract id, e.g. CON.F.US.EP.Z25.",
+    )
+    params = ParamsField(required=False, default=dict)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        taken = selectors.strategy_config_list(tenant=self.context["tenant"]).filter(
+            account=attrs["account"], name=attrs["name"]
+        )
+        if taken.exists():
+            raise serializers.ValidationError(
+                {"name": "This account already has a strategy so named."}
+            )
+        return attrs
+
+
+class StrategyConfigUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120, required=False)
+    params = ParamsField(
+        required=False, help_text="Replaces every parameter; omitted ones take their defaults."
+    )
+
+    def validate_name(self, value: str) -> str:
+        config = self.context["config"]
+        taken = (
+            selectors.strategy_config_list(tenant=self.context["tenant"])
+            .filter(account_id=config.account_id, name=value)
+            .exclude(pk=config.pk)
+        )
+        if taken.exists():
+            raise serializers.ValidationError("This account already has a strategy so named.")
+        return value
+
+
+class ParamSpecSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=["int", "decimal", "time", "bool"])
+    default = serializers.JSONField()
+    min = serializers.JSONField(allow_null=True)
+    max = serializers.JSONField(allow_null=True)
+    help = serializers.CharField()
+
+
+class StrategyKindSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    label = serializers.CharField()
+    params = ParamSpecSerializer(many=True)

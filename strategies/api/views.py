@@ -1,0 +1,120 @@
+"""Strategy configurations: CRUD, enable/disable, and each kind's parameter schema.
+
+Viewers read; owners and traders create, edit, enable and disable (TenantScopedViewSet's roles).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.base import TenantCreateMixin, TenantScopedViewSet
+from accounts.models import Tenant
+from strategies import selectors, services
+from strategies.api import serializers as s
+from strategies.models import StrategyConfig, StrategyKind
+
+PARAMS_ERROR = OpenApiResponse(
+    description='Validation failed; parameter errors are under "params" as {field: message}.'
+)
+
+
+def _parameter_errors(exc: Exception) -> ValidationError | None:
+    """The engine's ParameterError as a 400: {"params": {field: message}} (or {"kind": ...})."""
+    from strategies.engine.params import ParameterError
+
+    if not isinstance(exc, ParameterError):
+        return None
+    if set(exc.errors) == {"kind"}:
+        return ValidationError({"kind": [exc.errors["kind"]]})
+    return ValidationError({"params": {field: [message] for field, message in exc.errors.items()}})
+
+
+class StrategyConfigViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantCreateMixin, TenantScopedViewSet
+):
+    serializer_class = s.StrategyConfigSerializer
+    input_serializer_class = s.StrategyConfigCreateSerializer
+
+    def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[StrategyConfig]:
+        return selectors.strategy_config_list(tenant=tenant)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        return super().handle_exception(_parameter_errors(exc) or exc)
+
+    @extend_schema(
+        request=s.StrategyConfigCreateSerializer,
+        responses={201: s.StrategyConfigSerializer, 400: PARAMS_ERROR},
+        summary="Create a configuration (always disabled; enable it separately)",
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
+
+    def create_object(self, *, tenant: Tenant, actor: Any, data: dict[str, Any]) -> StrategyConfig:
+        return services.strategy_config_create(tenant=tenant, actor=actor, **data)
+
+    @extend_schema(
+        request=s.StrategyConfigUpdateSerializer,
+        responses={200: s.StrategyConfigSerializer, 400: PARAMS_ERROR},
+        summary="Rename or replace parameters",
+    )
+    def partial_update(self, request: Request, public_id: str) -> Response:
+        config = self.get_object()
+        context = {**self.get_serializer_context(), "config": config}
+        serializer = s.StrategyConfigUpdateSerializer(data=request.data, context=context)
+        serializer.is_valid(raise_exception=True)
+        config = services.strategy_config_update(
+            tenant=self.tenant, config=config, actor=request.user, **serializer.validated_data
+        )
+        return self.respond(config)
+
+    @extend_schema(
+        responses={204: None, 400: OpenApiResponse(description="Enabled: disable it first.")}
+    )
+    def destroy(self, request: Request, public_id: str) -> Response:
+        config = self.get_object()
+        services.strategy_config_delete(tenant=self.tenant, config=config, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=s.StrategyConfigSerializer)
+    @action(detail=True, methods=["post"])
+    def enable(self, request: Request, public_id: str) -> Response:
+        return self._set_enabled(is_enabled=True)
+
+    @extend_schema(request=None, responses=s.StrategyConfigSerializer)
+    @action(detail=True, methods=["post"])
+    def disable(self, request: Request, public_id: str) -> Response:
+        return self._set_enabled(is_enabled=False)
+
+    def _set_enabled(self, *, is_enabled: bool) -> Response:
+        config = self.get_object()
+        if is_enabled:
+            # Stored parameters were valid when saved; the schema may have tightened since, and the
+            # engine would then refuse them at the open. Say so now, while a person is looking.
+            services.strategy_params_clean(kind=config.kind, params=config.params)
+        config = services.strategy_set_enabled(
+            tenant=self.tenant, config=config, is_enabled=is_enabled, actor=self.request.user
+        )
+        return self.respond(config)
+
+    @extend_schema(
+        request=None,
+        responses=s.StrategyKindSerializer(many=True),
+        summary="Every strategy kind with its parameters: type, default, limits, help",
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def kinds(self, request: Request) -> Response:
+        from strategies.engine.params import schema_for
+
+        data = [
+            {"kind": kind.value, "label": kind.label, "params": schema_for(kind.value)}
+            for kind in StrategyKind
+        ]
+        return Response(s.StrategyKindSerializer(data, many=True).data)
