@@ -30,6 +30,7 @@ run: venv
 
 ## Run the whole test suite against the machine's PostgreSQL and Redis.
 test: dev
+	bin/conformance-venv
 	bin/test
 
 lint: dev
