@@ -227,7 +227,8 @@ def _to_ticks(path: Path, name: str, prices: np.ndarray, tick: float) -> np.ndar
 def load_bars_csv(
     path: str | Path, tick_size: Decimal = Decimal("0.25"), *, cache: bool = False
 ) -> BarArrays:
-    """Read and validate a 1-minute bar CSV (gzip or plain) into int64 tick arrays.
+    """Read and validate a 1-minute bar file (CSV, gzip CSV, or Parquet with the same columns) into
+    int64 tick arrays.
 
     `cache=True` keeps the last few loads in memory, keyed by the file's path, size and
     modification time, so a parameter sweep in one process parses the file once (the arrays are
@@ -253,6 +254,16 @@ def _load_cached(path: str, size: int, mtime_ns: int, tick_size: Decimal) -> Bar
 def _load(path: Path, tick_size: Decimal) -> BarArrays:
     import pandas as pd  # C CSV parser; imported here so the live path never pays for it
 
+    if path.suffix == ".parquet":
+        try:
+            frame = pd.read_parquet(path, columns=list(HEADER))
+        except (ValueError, KeyError, OSError) as exc:
+            raise BarDataError(f"{path}: {exc}") from exc
+        stamps = frame["ts_utc"]
+        if pd.api.types.is_datetime64_any_dtype(stamps):  # a timestamp column; naive means UTC
+            stamps = stamps.dt.tz_convert("UTC") if stamps.dt.tz is not None else stamps
+            frame["ts_utc"] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _bars_from_frame(path, frame, tick_size)
     _check_header(path)
     try:
         frame = pd.read_csv(
@@ -264,7 +275,12 @@ def _load(path: Path, tick_size: Decimal) -> BarArrays:
         )
     except (ValueError, pd.errors.ParserError) as exc:
         raise BarDataError(f"{path}: {exc}") from exc
-    ts = _parse_ts(path, frame["ts_utc"].to_numpy())
+    return _bars_from_frame(path, frame, tick_size)
+
+
+def _bars_from_frame(path: Path, frame, tick_size: Decimal) -> BarArrays:
+    """Validate the columns of a CSV or Parquet file and turn them into tick arrays."""
+    ts = _parse_ts(path, frame["ts_utc"].astype(str).to_numpy(dtype=object))
     _fail(
         path,
         np.r_[False, np.diff(ts) <= 0],
@@ -272,13 +288,15 @@ def _load(path: Path, tick_size: Decimal) -> BarArrays:
         frame["ts_utc"].to_numpy(),
     )
     tick = float(tick_size)
-    o, h, lo, c = (_to_ticks(path, n, frame[n].to_numpy(), tick) for n in HEADER[1:5])
+    o, h, lo, c = (
+        _to_ticks(path, n, frame[n].to_numpy(dtype=np.float64), tick) for n in HEADER[1:5]
+    )
     _fail(
         path,
         (lo > np.minimum(o, c)) | (h < np.maximum(o, c)),
         "low/high do not bracket open and close",
     )
-    volume = frame["volume"].to_numpy()
+    volume = frame["volume"].to_numpy(dtype=np.float64)
     _fail(
         path,
         ~np.isfinite(volume) | (volume < 0) | (volume != np.rint(volume)),

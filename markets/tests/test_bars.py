@@ -3,6 +3,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from markets.bars import (
@@ -201,3 +202,23 @@ def test_cached_loads_share_one_parse_until_the_file_changes(tmp_path):
     write(tmp_path, GOOD_ROWS[:2])
     changed = load_bars_csv(path, cache=True)
     assert len(changed) == 2
+
+
+def test_parquet_file_loads_like_the_csv(tmp_path):
+
+    source = data_file("nq_1min_sample_2023-11.csv.gz")
+    frame = pd.read_csv(source)
+    frame["ts_utc"] = pd.to_datetime(frame["ts_utc"], utc=True)  # a real timestamp column
+    parquet = tmp_path / "nq.parquet"
+    frame.to_parquet(parquet)
+    from_csv, from_parquet = load_bars_csv(source), load_bars_csv(parquet)
+    for name in ("ts", "open", "high", "low", "close", "volume"):
+        assert (getattr(from_csv, name) == getattr(from_parquet, name)).all(), name
+
+
+def test_parquet_with_a_missing_column_is_refused(tmp_path):
+
+    path = tmp_path / "bad.parquet"
+    pd.DataFrame({"ts_utc": ["2023-01-01T00:00:00Z"], "open": [1.0]}).to_parquet(path)
+    with pytest.raises(BarDataError):
+        load_bars_csv(path)

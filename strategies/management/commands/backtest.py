@@ -76,7 +76,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--strategy", required=True, choices=sorted(STRATEGY_KINDS))
         parser.add_argument(
-            "--bars", required=True, help="CSV(.gz) of 1-minute bars, or cached:<contract id>"
+            "--bars",
+            required=True,
+            help="CSV(.gz) or Parquet of 1-minute bars, or cached:<contract id>",
         )
         parser.add_argument("--contract", required=True, help="ES, NQ, MES ...")
         parser.add_argument(
