@@ -61,6 +61,8 @@ OBJECT_CASES: list[tuple[str, str, Path, dict[str, Any] | None]] = [
     ("strategy_enable", "post", lambda w: _strategy(w) + "enable/", None),
     ("strategy_disable", "post", lambda w: _strategy(w) + "disable/", None),
     ("order_detail", "get", lambda w: f"{API}/orders/{w.order_a.public_id}/", None),
+    ("backtest_detail", "get", lambda w: f"{API}/backtests/{w.backtest_a.public_id}/", None),
+    ("backtest_result", "get", lambda w: f"{API}/backtests/{w.backtest_a.public_id}/result/", None),
     ("member_detail", "get", lambda w: f"{API}/members/alice/", None),
     ("member_update", "patch", lambda w: f"{API}/members/tina/", {"role": "viewer"}),
     ("member_delete", "delete", lambda w: f"{API}/members/tina/", None),
@@ -77,6 +79,7 @@ LIST_PATHS = [
     "fills",
     "positions",
     "account-days",
+    "backtests",
 ]
 
 # Creates, with a body that would be valid for the tenant's own objects.
@@ -107,6 +110,15 @@ CREATE_CASES: list[tuple[str, str, Callable[[World], dict[str, Any]]]] = [
         lambda w: {"name": "X", "username": "px-new", "api_key": "secret-0123456789"},
     ),
     ("member_create", "members", lambda w: {"username": "bob", "role": "viewer"}),
+    (
+        "backtest_create",
+        "backtests",
+        lambda w: {
+            "kind": "overnight_range_breakout",
+            "contract": "NQ",
+            "bars": "nq_1min_sample_2023-11.csv.gz",
+        },
+    ),
 ]
 
 
@@ -117,6 +129,7 @@ def _ids(world: World) -> list[str]:
         str(world.account_a.connection.public_id),
         str(world.strategy_a.public_id),
         str(world.order_a.public_id),
+        str(world.backtest_a.public_id),
         world.account_a.name,
         "alice@",
         "tina@",
@@ -378,6 +391,7 @@ ROUTED_ACTIONS = {
     ("strategies", "enable"),
     ("strategies", "disable"),
     ("strategies", "kinds"),
+    ("backtests", "result"),
     ("analytics/accounts", "summary"),
 }
 

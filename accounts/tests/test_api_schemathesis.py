@@ -82,6 +82,7 @@ def _real_ids(world: World) -> dict[str, str]:
         "broker-connections": str(world.account_a.connection.public_id),
         "strategies": str(world.strategy_a.public_id),
         "orders": str(world.order_a.public_id),
+        "backtests": str(world.backtest_a.public_id),
     }
 
 

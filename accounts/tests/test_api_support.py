@@ -33,7 +33,7 @@ from accounts.services import audit_record
 from accounts.tests.factories import MembershipFactory, UserFactory
 from execution.models import AccountDay, Fill, Order, OrderSide, Position
 from execution.tests.factories import InstrumentFactory, OrderFactory
-from strategies.models import StrategyConfig
+from strategies.models import BacktestRun, StrategyConfig
 from strategies.tests.factories import StrategyConfigFactory
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -100,6 +100,7 @@ class World:
     strategy_a: StrategyConfig
     order_a: Order
     order_b: Order
+    backtest_a: BacktestRun
 
 
 @pytest.fixture
@@ -138,6 +139,15 @@ def world(alice: Any, bob: Any, tenant_a: Tenant, tenant_b: Tenant, account_a, a
         mll_floor_usd=Decimal("48000.00"),
     )
     audit_record(tenant=tenant_a, actor=alice, action="test.seed")
+    backtest_a = BacktestRun.all_tenants.create(
+        tenant=tenant_a,
+        kind="overnight_range_breakout",
+        contract="ES",
+        bars_source="nq_1min_sample_2023-11.csv.gz",
+        status="succeeded",
+        metrics={"net_pnl_usd": "12.50"},
+        result={"trades": []},
+    )
     return World(
         tenant_a=tenant_a,
         tenant_b=tenant_b,
@@ -150,4 +160,5 @@ def world(alice: Any, bob: Any, tenant_a: Tenant, tenant_b: Tenant, account_a, a
         strategy_a=strategy_a,
         order_a=order_a,
         order_b=order_b,
+        backtest_a=backtest_a,
     )

@@ -14,7 +14,7 @@ from accounts import selectors as account_selectors
 from accounts.api.fields import ReferenceSlugField, TenantRelatedField
 from execution import selectors as execution_selectors
 from strategies import selectors
-from strategies.models import StrategyConfig, StrategyKind
+from strategies.models import BacktestRun, StrategyConfig, StrategyKind
 
 
 class StrategyConfigSerializer(serializers.ModelSerializer):
@@ -103,3 +103,42 @@ class StrategyKindSerializer(serializers.Serializer):
     kind = serializers.CharField()
     label = serializers.CharField()
     params = ParamSpecSerializer(many=True)
+
+
+class BacktestRunSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    bars = serializers.SerializerMethodField(
+        help_text="The bars file name, or cached:<contract id>."
+    )
+    progress = serializers.FloatField(source="progress_share", read_only=True)
+
+    class Meta:
+        model = BacktestRun
+        fields = (
+            "id", "kind", "params", "contract", "bars", "first_date", "last_date", "plan_code",
+            "commission_usd", "slippage_ticks", "status", "progress", "progress_done",
+            "progress_total", "metrics", "error", "created_at", "started_at", "finished_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+    def get_bars(self, run: BacktestRun) -> str:
+        source = run.bars_source
+        return (
+            source if source.startswith("cached:") else source.rsplit("/", 1)[-1]
+        )  # no server paths
+
+
+class BacktestRunCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=StrategyKind.choices)
+    params = ParamsField(required=False, default=dict)
+    contract = serializers.CharField(max_length=12, help_text="ES, NQ, MES ...")
+    bars = serializers.CharField(
+        max_length=200, help_text="A file of the market-data folder, or cached:<contract id>."
+    )
+    first_date = serializers.DateField(required=False, allow_null=True)
+    last_date = serializers.DateField(required=False, allow_null=True)
+    plan_code = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    commission_usd = serializers.DecimalField(
+        max_digits=8, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    slippage_ticks = serializers.IntegerField(min_value=0, max_value=100, required=False, default=0)

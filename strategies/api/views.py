@@ -19,7 +19,7 @@ from accounts.api.base import TenantCreateMixin, TenantScopedViewSet
 from accounts.models import Tenant
 from strategies import selectors, services
 from strategies.api import serializers as s
-from strategies.models import StrategyConfig, StrategyKind
+from strategies.models import BacktestRun, StrategyConfig, StrategyKind
 
 PARAMS_ERROR = OpenApiResponse(
     description='Validation failed; parameter errors are under "params" as {field: message}.'
@@ -118,3 +118,46 @@ class StrategyConfigViewSet(
             for kind in StrategyKind
         ]
         return Response(s.StrategyKindSerializer(data, many=True).data)
+
+
+class BacktestRunViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantCreateMixin, TenantScopedViewSet
+):
+    """Backtests: start one (a worker runs it), follow its progress, read its metrics and trades."""
+
+    serializer_class = s.BacktestRunSerializer
+    input_serializer_class = s.BacktestRunCreateSerializer
+
+    def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[BacktestRun]:
+        return selectors.backtest_run_list(tenant=tenant)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        from strategies.backtests import BacktestInputError
+
+        if isinstance(exc, BacktestInputError):
+            exc = ValidationError({"non_field_errors": [str(exc)]})
+        return super().handle_exception(_parameter_errors(exc) or exc)
+
+    @extend_schema(
+        request=s.BacktestRunCreateSerializer,
+        responses={201: s.BacktestRunSerializer, 400: PARAMS_ERROR},
+        summary="Start a backtest (queued; poll it for progress)",
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
+
+    def create_object(self, *, tenant: Tenant, actor: Any, data: dict[str, Any]) -> BacktestRun:
+        from strategies.backtests import backtest_create
+
+        data = dict(data)
+        return backtest_create(tenant=tenant, actor=actor, bars_source=data.pop("bars"), **data)
+
+    @extend_schema(
+        request=None,
+        responses=OpenApiResponse(description="Trades, equity curve, daily P&L and decisions."),
+        summary="The full result of a finished run",
+    )
+    @action(detail=True, methods=["get"])
+    def result(self, request: Request, public_id: str) -> Response:
+        run = selectors.backtest_run_get(tenant=self.tenant, run_id=self.get_object().pk)
+        return Response({"status": run.status, "result": run.result})
