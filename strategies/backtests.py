@@ -320,3 +320,12 @@ def _sweep_cell_done(run: BacktestRun) -> None:
     sweep.ranking = [row["pk"] for row in sorted(runs, key=sort_key)]
     sweep.finished_at = timezone.now()
     sweep.save(update_fields=["ranking", "finished_at"])
+
+
+def bars_files() -> list[str]:
+    """The bar files a run started from the web or the API may use (the market-data folder)."""
+    data_dir = Path(settings.MARKET_DATA_DIR)
+    if not data_dir.is_dir():
+        return []
+    suffixes = (".csv", ".csv.gz", ".parquet")
+    return sorted(p.name for p in data_dir.iterdir() if p.is_file() and p.name.endswith(suffixes))

@@ -113,3 +113,7 @@ class BacktestRun(TenantOwned):
     @property
     def progress_share(self) -> float:
         return self.progress_done / self.progress_total if self.progress_total else 0.0
+
+    @property
+    def progress_percent(self) -> int:
+        return round(self.progress_share * 100)

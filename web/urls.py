@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import analytics, auth, dashboard, desk, ops, strategies
+from web.views import analytics, auth, backtests, dashboard, desk, ops, strategies
 
 urlpatterns = [
     path("", dashboard.home, name="dashboard"),
@@ -20,6 +20,9 @@ urlpatterns = [
     path("strategies/new/", strategies.strategy_create, name="strategy_create"),
     path("strategies/<int:config_id>/", strategies.strategy_edit, name="strategy_edit"),
     path("strategies/<int:config_id>/enabled/", strategies.strategy_toggle, name="strategy_toggle"),
+    path("backtests/", backtests.backtest_list, name="backtest_list"),
+    path("backtests/<int:run_id>/", backtests.backtest_detail, name="backtest_detail"),
+    path("backtests/<int:run_id>/status.json", backtests.backtest_status, name="backtest_status"),
     path("analytics/", analytics.analytics_index, name="analytics"),
     path("settings/", desk.settings_index, name="settings"),
     path("settings/connections/", desk.connection_create, name="connection_create"),
