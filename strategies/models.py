@@ -115,5 +115,11 @@ class BacktestRun(TenantOwned):
         return self.progress_done / self.progress_total if self.progress_total else 0.0
 
     @property
+    def bars_name(self) -> str:
+        """What a person may see of the source: the file name, never the server's path."""
+        source = self.bars_source
+        return source if source.startswith("cached:") else source.rsplit("/", 1)[-1]
+
+    @property
     def progress_percent(self) -> int:
         return round(self.progress_share * 100)

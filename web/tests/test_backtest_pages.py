@@ -1,5 +1,7 @@
 """Backtest pages: start one from the schema-built form, see it queued, run it, read its results."""
 
+from datetime import date
+
 import pytest
 from django.urls import reverse
 
@@ -59,6 +61,28 @@ def test_start_queue_run_and_read_the_result(
     html = owner_client.get(reverse("backtest_detail", args=[run.pk])).content.decode()
     assert 'id="equity-chart"' in html
     assert run.metrics["net_pnl_usd"] in html
+
+
+def test_result_page_lists_the_trades(owner_client, tenant_a):
+    from strategies.backtests import backtest_create, backtest_execute
+
+    run = backtest_create(
+        tenant=tenant_a,
+        actor=None,
+        kind="overnight_range_breakout",
+        contract="ES",
+        bars_source="es_1min_2019-2023.csv.gz",
+        first_date=date(2021, 1, 4),
+        last_date=date(2021, 1, 29),
+        params={"stop_atr": "0.5", "target_atr": "1.0"},
+        enqueue=False,
+    )
+    run = backtest_execute(run=run)
+    assert run.metrics["trades"] > 0
+    html = owner_client.get(reverse("backtest_detail", args=[run.pk])).content.decode()
+    first = run.result["trades"][0]
+    assert first["entry_price"] in html
+    assert first["exit_reason"] in html
 
 
 def test_bad_parameter_is_shown_next_to_its_field(owner_client, tenant_a):
