@@ -285,6 +285,10 @@ def handle_hub_event(*, connection: BrokerConnection, event: object) -> None:
         logger.info("hub event for unknown broker account %s ignored", broker_account_id)
         return
     apply(account)
+    if not isinstance(event, hubs.OrderEvent):  # a fill, position or balance changed the P&L
+        from execution.risk_gate import account_risk_watch
+
+        account_risk_watch(account=account)
 
 
 def _resync_connection_later(connection: BrokerConnection) -> None:

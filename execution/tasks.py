@@ -71,3 +71,66 @@ def connection_resync_task(*, tenant_id: int, connection_id: int) -> None:
         connection=connection, is_active=True
     ):
         broker.account_resync(account=account)
+
+
+# --- The order service (execution/trading.py) ---------------------------------------------------
+# Duplicates and redeliveries are harmless: sending claims NEW -> SUBMITTED with a conditional
+# UPDATE, and recovery only looks the order up by its customTag (or re-places it with the same
+# tag, which the broker refuses to double).
+
+
+def _order(tenant_id: int, order_id: int):
+    from execution.models import Order
+
+    return (
+        Order.objects.for_tenant(tenant_id)
+        .select_related("account__connection", "account__risk_profile", "instrument")
+        .filter(pk=order_id)
+        .first()
+    )
+
+
+@shared_task(name="execution.order_send", acks_late=True)
+def order_send_task(*, tenant_id: int, order_id: int) -> None:
+    from execution import trading
+
+    order = _order(tenant_id, order_id)
+    if order is not None:
+        trading.order_send(order=order)
+
+
+@shared_task(name="execution.order_recover", acks_late=True)
+def order_recover_task(*, tenant_id: int, order_id: int) -> None:
+    from execution import trading
+
+    order = _order(tenant_id, order_id)
+    if order is not None:
+        trading.order_recover(order=order)
+
+
+@shared_task(
+    name="execution.orders_reconcile",
+    acks_late=True,
+    autoretry_for=(BrokerUnavailable, RateLimited),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def orders_reconcile_task(*, tenant_id: int, account_id: int) -> None:
+    """Idempotent: takes the broker's truth; a second run finds nothing to correct."""
+    from execution import trading
+
+    account = account_selectors.trading_account_get(tenant=tenant_id, account_id=account_id)
+    if account is not None and account.is_active:
+        trading.orders_reconcile(account=account)
+
+
+@shared_task(name="execution.orders_reconcile_fleet", acks_late=True)
+def orders_reconcile_fleet_task() -> int:
+    """Periodic and at start-up (fleet job, every tenant on purpose): one task per active account."""
+    from accounts.models import TradingAccount
+
+    accounts = TradingAccount.all_tenants.filter(is_active=True).values_list("tenant_id", "pk")
+    for tenant_id, account_id in accounts:
+        orders_reconcile_task.delay(tenant_id=tenant_id, account_id=account_id)
+    return len(accounts)

@@ -107,8 +107,8 @@ class StrategyKindSerializer(serializers.Serializer):
 
 class BacktestRunSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    bars = serializers.SerializerMethodField(
-        help_text="The bars file name, or cached:<contract id>."
+    bars = serializers.CharField(
+        source="bars_name", read_only=True, help_text="The bars file name, or cached:<contract id>."
     )
     progress = serializers.FloatField(source="progress_share", read_only=True)
 
@@ -120,12 +120,6 @@ class BacktestRunSerializer(serializers.ModelSerializer):
             "progress_total", "metrics", "error", "created_at", "started_at", "finished_at",
         )  # fmt: skip
         read_only_fields = fields
-
-    def get_bars(self, run: BacktestRun) -> str:
-        source = run.bars_source
-        return (
-            source if source.startswith("cached:") else source.rsplit("/", 1)[-1]
-        )  # no server paths
 
 
 class BacktestRunCreateSerializer(serializers.Serializer):
