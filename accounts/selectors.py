@@ -62,6 +62,10 @@ def broker_connection_list(*, tenant: Tenant | int) -> QuerySet[BrokerConnection
     return BrokerConnection.objects.for_tenant(tenant).order_by("name")
 
 
+def broker_connection_get(*, tenant: Tenant | int, connection_id: int) -> BrokerConnection | None:
+    return broker_connection_list(tenant=tenant).filter(pk=connection_id).first()
+
+
 def notification_channel_list(*, tenant: Tenant | int) -> QuerySet[NotificationChannel]:
     return NotificationChannel.objects.for_tenant(tenant).order_by("name")
 
