@@ -9,8 +9,18 @@ from celery import shared_task
 from accounts import selectors as account_selectors
 from execution.gateway.errors import BrokerUnavailable, RateLimited
 
+# Transient broker trouble (timeouts, 5xx, 429, a simulator still starting) is retried with back-off;
+# everything else (a rejection, a bug) fails at once and is visible in the worker's log.
+BROKER_RETRY = {
+    "acks_late": True,
+    "autoretry_for": (BrokerUnavailable, RateLimited),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "max_retries": 10,
+}
 
-@shared_task(name="execution.account_flatten", acks_late=True, max_retries=5)
+
+@shared_task(name="execution.account_flatten", **BROKER_RETRY)
 def account_flatten_task(*, tenant_id: int, account_id: int, reason: str) -> None:
     from execution import broker
 
@@ -20,7 +30,7 @@ def account_flatten_task(*, tenant_id: int, account_id: int, reason: str) -> Non
     broker.account_flatten(account=account, reason=reason)
 
 
-@shared_task(name="execution.account_cancel_open_orders", acks_late=True, max_retries=5)
+@shared_task(name="execution.account_cancel_open_orders", **BROKER_RETRY)
 def account_cancel_open_orders_task(*, tenant_id: int, account_id: int) -> None:
     from execution import broker
 
@@ -30,40 +40,26 @@ def account_cancel_open_orders_task(*, tenant_id: int, account_id: int) -> None:
     broker.account_cancel_open_orders(account=account)
 
 
-@shared_task(
-    name="execution.connection_sync",
-    acks_late=True,
-    autoretry_for=(BrokerUnavailable, RateLimited),  # the simulator may still be starting
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=10,
-)
+@shared_task(name="execution.connection_sync", **BROKER_RETRY)
 def connection_sync_task(*, tenant_id: int, connection_id: int) -> None:
     """Idempotent: accounts and instruments are upserted by their broker ids."""
     from execution import broker
 
-    connection = (
-        account_selectors.broker_connection_list(tenant=tenant_id).filter(pk=connection_id).first()
+    connection = account_selectors.broker_connection_get(
+        tenant=tenant_id, connection_id=connection_id
     )
     if connection is None:
         return
     broker.connection_sync(connection=connection)
 
 
-@shared_task(
-    name="execution.connection_resync",
-    acks_late=True,
-    autoretry_for=(BrokerUnavailable, RateLimited),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=10,
-)
+@shared_task(name="execution.connection_resync", **BROKER_RETRY)
 def connection_resync_task(*, tenant_id: int, connection_id: int) -> None:
     """Idempotent: takes the broker's state for every active account of the login."""
     from execution import broker
 
-    connection = (
-        account_selectors.broker_connection_list(tenant=tenant_id).filter(pk=connection_id).first()
+    connection = account_selectors.broker_connection_get(
+        tenant=tenant_id, connection_id=connection_id
     )
     if connection is None:
         return
