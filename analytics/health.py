@@ -22,7 +22,8 @@ def system_health() -> dict[str, Any]:
     report: dict[str, Any] = {"database": _database_ok(), "redis": False, "queues": {}}
     try:
         client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
-        report["queues"] = {name: client.llen(name) for name in QUEUES}
+        prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+        report["queues"] = {name: client.llen(prefix + name) for name in QUEUES}
         report["redis"] = True
     except redis.RedisError:
         pass

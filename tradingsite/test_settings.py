@@ -27,3 +27,7 @@ WHITENOISE_AUTOREFRESH = True
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 CACHES["default"]["KEY_PREFIX"] = f"ts-test-{_WORKER}"  # noqa: F405
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"ts-channels-test-{_WORKER}"  # noqa: F405
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+    "global_keyprefix": f"test-{_WORKER}:",  # the queues too: a test reading "low" sees its own tasks
+}

@@ -209,14 +209,15 @@ def test_notify_queues_one_send_task_per_channel_on_the_low_queue(
     make_channel(tenant_a, receiver.webhook_url(1, "one"), ["fill"], name="one")
     make_channel(tenant_a, receiver.webhook_url(2, "two"), ["fill"], name="two")
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("low")
+    low = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "") + "low"
+    broker.delete(low)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         ids = fill_alert(tenant_a.pk)
-        assert broker.llen("low") == 0  # nothing leaves before the commit
+        assert broker.llen(low) == 0  # nothing leaves before the commit
 
-    messages = [json.loads(raw) for raw in broker.lrange("low", 0, -1)]
-    broker.delete("low")
+    messages = [json.loads(raw) for raw in broker.lrange(low, 0, -1)]
+    broker.delete(low)
     assert len(callbacks) == 2
     assert {m["headers"]["task"] for m in messages} == {"notifications.delivery_send"}
     assert {m["properties"]["delivery_info"]["routing_key"] for m in messages} == {"low"}
