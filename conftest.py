@@ -1,5 +1,7 @@
 """Shared fixtures: two tenants with an owner each (alice in A, bob in B) and an outsider (charlie)."""
 
+import importlib
+
 import pytest
 
 from accounts.tests.factories import MembershipFactory, TradingAccountFactory, UserFactory
@@ -38,3 +40,23 @@ def account_a(tenant_a):
 @pytest.fixture
 def account_b(tenant_b):
     return TradingAccountFactory(tenant=tenant_b, name="Account of B")
+
+
+@pytest.fixture(autouse=True)
+def _seeded_account_plans(request):
+    """TopStep's plans are seeded by a data migration; a transactional test's flush removes them, so
+    put them back (idempotently) for every database test that runs after one."""
+    if not {"db", "transactional_db", "django_db_setup"} & set(request.fixturenames) and not (
+        request.node.get_closest_marker("django_db")
+    ):
+        return
+    request.getfixturevalue("transactional_db" if _wants_transaction(request) else "db")
+    from django.apps import apps
+
+    seed = importlib.import_module("accounts.migrations.0002_seed_account_plans").seed
+    seed(apps, None)
+
+
+def _wants_transaction(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
