@@ -233,6 +233,12 @@ def _gaps(covered: list[tuple[datetime, datetime]], start: datetime, end: dateti
 def _store(
     contract_id: str, unit: int, unit_number: int, bars: Iterable, start: datetime, end: datetime
 ) -> None:
+    """Bars fetched for [start, end), and the span recorded as known."""
+    _upsert(contract_id, unit, unit_number, [bar for bar in bars if start <= bar.opened_at < end])
+    _cover(contract_id, unit, unit_number, start, end)
+
+
+def _upsert(contract_id: str, unit: int, unit_number: int, bars: Iterable) -> None:
     rows = [
         CachedBar(
             contract_id=contract_id,
@@ -246,7 +252,6 @@ def _store(
             volume=bar.volume,
         )
         for bar in bars
-        if start <= bar.opened_at < end
     ]
     CachedBar.objects.bulk_create(
         rows,
@@ -255,7 +260,6 @@ def _store(
         unique_fields=["contract_id", "unit", "unit_number", "started_at"],
         update_fields=["open_price", "high_price", "low_price", "close_price", "volume"],
     )
-    _cover(contract_id, unit, unit_number, start, end)
 
 
 def _cover(contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime) -> None:
@@ -303,3 +307,77 @@ def _series_from_db(
     ]
     volume = np.fromiter((r[5] for r in rows), dtype=np.int64, count=len(rows))
     return BarSeries(opened, *columns, volume)
+
+
+# --- Live bars from the market hub ----------------------------------------------------------------
+
+
+@dataclass
+class LiveBar:
+    contract_id: str
+    opened_at: datetime
+    open_price: Decimal
+    high_price: Decimal
+    low_price: Decimal
+    close_price: Decimal
+    volume: int
+
+
+class LiveBarBuilder:
+    """1-minute bars from the market hub's trade prints, so the cache's newest minutes need no REST
+    call. A bar is complete when a print of a later minute arrives, or `grace` after its minute ended
+    (late prints of a closed minute are dropped and counted: the REST gap-fill repairs it)."""
+
+    def __init__(self, *, grace: timedelta = timedelta(seconds=3)) -> None:
+        self._open: dict[str, LiveBar] = {}
+        self.grace = grace
+        self.late_prints = 0
+
+    def add(self, contract_id: str, at: datetime, price: Decimal, volume: int) -> list[LiveBar]:
+        minute = at.astimezone(UTC).replace(second=0, microsecond=0)
+        bar = self._open.get(contract_id)
+        if bar is not None and minute < bar.opened_at:
+            self.late_prints += 1
+            return []
+        done = []
+        if bar is not None and minute > bar.opened_at:
+            done.append(self._open.pop(contract_id))
+            bar = None
+        if bar is None:
+            self._open[contract_id] = LiveBar(
+                contract_id, minute, price, price, price, price, volume
+            )
+        else:
+            bar.high_price, bar.low_price = max(bar.high_price, price), min(bar.low_price, price)
+            bar.close_price, bar.volume = price, bar.volume + volume
+        return done
+
+    def flush(self, now: datetime) -> list[LiveBar]:
+        """Bars whose minute ended more than `grace` ago."""
+        due = [
+            c
+            for c, bar in self._open.items()
+            if bar.opened_at + timedelta(minutes=1) + self.grace <= now
+        ]
+        return [self._open.pop(c) for c in due]
+
+
+def bars_append_live(bars: list[LiveBar]) -> int:
+    """Store completed live bars; extend coverage only where it continues a covered span, so a
+    minute the hub missed (or one without trades) is never claimed as known. Returns bars stored."""
+    stored = 0
+    for bar in sorted(bars, key=lambda b: (b.contract_id, b.opened_at)):
+        with transaction.atomic():
+            _upsert(bar.contract_id, BarUnit.MINUTE, 1, [bar])
+            end = bar.opened_at + timedelta(minutes=1)
+            continues = BarCoverage.objects.filter(
+                contract_id=bar.contract_id,
+                unit=BarUnit.MINUTE,
+                unit_number=1,
+                start_at__lte=bar.opened_at,
+                end_at__gte=bar.opened_at,
+            ).exists()
+            if continues:
+                _cover(bar.contract_id, BarUnit.MINUTE, 1, bar.opened_at, end)
+        stored += 1
+    return stored

@@ -23,3 +23,20 @@ def backtest_run_list(*, tenant: Tenant | int) -> QuerySet[BacktestRun]:
 
 def backtest_run_get(*, tenant: Tenant | int, run_id: int) -> BacktestRun | None:
     return BacktestRun.objects.for_tenant(tenant).filter(pk=run_id).first()
+
+
+def fleet_enabled_contracts() -> dict[int, list[str]]:
+    """Contracts that enabled strategies trade, per broker login, each contract under one login only
+    (the hubs process subscribes its market data once): across tenants on purpose."""
+    rows = (
+        StrategyConfig.all_tenants.filter(is_enabled=True, account__is_active=True)
+        .order_by("account__connection_id")
+        .values_list("account__connection_id", "instrument__contract_id")
+    )
+    contracts: dict[int, list[str]] = {}
+    seen: set[str] = set()
+    for connection_id, contract_id in rows:
+        if contract_id not in seen:
+            seen.add(contract_id)
+            contracts.setdefault(connection_id, []).append(contract_id)
+    return contracts

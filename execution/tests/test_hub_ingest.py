@@ -4,6 +4,7 @@ the simulator: the platform's records (orders, fills, position, day P&L, balance
 import asyncio
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,11 +13,23 @@ from accounts.crypto import encrypt_secret
 from accounts.models import GatewayEnvironment
 from accounts.tests.factories import TradingAccountFactory
 from execution import broker
-from execution.gateway.types import Bracket, OrderSide, OrderType, PlaceOrderRequest
+from execution.gateway.types import BarUnit, Bracket, OrderSide, OrderType, PlaceOrderRequest
 from execution.hubs_process import serve
-from execution.models import AccountDay, Fill, Order, OrderRole, OrderStatus, Position
+from execution.marketdata import BarCache
+from execution.models import (
+    AccountDay,
+    BarCoverage,
+    CachedBar,
+    Fill,
+    Order,
+    OrderRole,
+    OrderStatus,
+    Position,
+)
+from execution.tests.factories import InstrumentFactory
 from simulator.testing import running_simulator
 from simulator.tests.conftest import BRACKET_BARS, BRACKET_START, write_bars
+from strategies.tests.factories import StrategyConfigFactory
 from tradingsite.celery import app as celery_app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("hubs")]
@@ -146,3 +159,76 @@ def test_resync_after_a_gap_takes_the_brokers_state(sim, account):
     sim.step(1)
     broker.account_resync(account=account, since=BRACKET_START)
     assert Position.objects.for_tenant(tenant).get().net_size == 0
+
+
+def test_market_hub_trades_become_cached_bars_that_need_no_rest_call(
+    sim, account, tenant_a, eager_celery
+):
+    contract_id = sim.contract_id()
+    StrategyConfigFactory(
+        tenant=tenant_a,
+        account=account,
+        is_enabled=True,
+        instrument=InstrumentFactory(contract_id=contract_id, name="EP"),
+    )
+    client = broker.gateway_client_for(connection=account.connection)
+    calls = []
+
+    def fetch(cid, *, start, end, unit, unit_number):
+        calls.append((start, end))
+        return client.retrieve_bars(cid, start=start, end=end, unit=unit, unit_number=unit_number)
+
+    cache = BarCache(fetch=fetch, scope="t", clock=lambda: sim.state()["now"], key_prefix="t-live")
+    start = BRACKET_START
+    cache.read(
+        contract_id=contract_id,
+        unit=BarUnit.MINUTE,
+        unit_number=1,
+        start=start - timedelta(minutes=2),
+        end=start,
+    )  # REST knows everything up to the clock
+    assert len(calls) == 1
+
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(serve(stop, rescan_seconds=0.5),), daemon=True
+    )
+    thread.start()
+    try:
+        time.sleep(1.5)  # connected and subscribed
+        sim.step(3)
+        end = start + timedelta(minutes=3)
+        wait_until(
+            lambda: (
+                CachedBar.objects.filter(contract_id=contract_id, started_at__gte=start).count()
+                == 3
+            )
+        )
+        wait_until(lambda: BarCoverage.objects.filter(contract_id=contract_id, end_at=end).exists())
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+
+    rest = client.retrieve_bars(
+        contract_id, start=start, end=end - timedelta(seconds=1), unit=BarUnit.MINUTE
+    )
+    live = CachedBar.objects.filter(contract_id=contract_id, started_at__gte=start).order_by(
+        "started_at"
+    )
+    assert [
+        (b.started_at, b.open_price, b.high_price, b.low_price, b.close_price, b.volume)
+        for b in live
+    ] == [
+        (b.opened_at, b.open_price, b.high_price, b.low_price, b.close_price, b.volume)
+        for b in rest
+    ]
+    series = cache.read(
+        contract_id=contract_id,
+        unit=BarUnit.MINUTE,
+        unit_number=1,
+        start=start - timedelta(minutes=2),
+        end=end,
+    )
+    assert len(series) == 5
+    assert len(calls) == 1  # the newest minutes came from the hub, not from REST
