@@ -1,7 +1,8 @@
 """Benchmark of the market-data cache (issue: the ProjectX gateway, market-data cache).
 
-Replays one real NQ session (../shared/data, 2023-11-28) on the simulator, stepped bar by bar, while a
-breakout strategy and a dashboard read bars through the cache with this access pattern:
+Replays one real NQ session (../shared/data, 2023-11-28) on the simulator, stepped bar by bar. As in the
+hubs process, the market hub's trade prints are built into 1-minute bars that fill the cache's newest
+minutes; a breakout strategy and a dashboard read bars through the cache with this access pattern:
   * session start: the strategy reads 3 days of 1-minute history (indicator warm-up), fresh;
   * every minute: a dashboard reads today's bars, accepting bars up to 15 minutes stale;
   * 09:30 ET: the strategy reads the overnight window, fresh;
@@ -13,11 +14,13 @@ Run: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/tradingsite_bench .venv/bi
 (the database is created and migrated if missing; REDIS_URL defaults to redis://127.0.0.1:6379/0).
 """
 
+import asyncio
 import os
 import platform
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,8 +61,9 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     from execution.gateway.client import GatewayClient
     from execution.gateway.config import Credentials, GatewayConfig
+    from execution.gateway.hubs import HubListener, MarketTradeEvent
     from execution.gateway.types import BarUnit
-    from execution.marketdata import BarCache
+    from execution.marketdata import BarCache, LiveBarBuilder, bars_append_live
     from execution.models import BarCoverage, CachedBar
     from simulator.testing import market_data_dir, running_simulator
 
@@ -110,6 +114,49 @@ def main() -> None:
             )
             return len(calls) == before
 
+        # The market hub, as the hubs process runs it: trade prints -> 1-minute bars -> the cache.
+        builder, completed, last_print = LiveBarBuilder(), [], {"at": None}
+        lock = threading.Lock()
+
+        async def on_event(event) -> None:
+            if isinstance(event, MarketTradeEvent):
+                trade = event.trade
+                with lock:
+                    completed.extend(
+                        builder.add(trade.contract_id, trade.at, trade.price, trade.volume)
+                    )
+                    last_print["at"] = trade.at
+
+        listener = HubListener.for_client(
+            client,
+            account_ids=[],
+            contract_ids=[contract_id],
+            on_event=on_event,
+            subscribe_market_trades=True,
+        )
+        loop, stop = asyncio.new_event_loop(), asyncio.Event()
+        hub_thread = threading.Thread(
+            target=loop.run_until_complete, args=(listener.run(stop),), daemon=True
+        )
+        hub_thread.start()
+        time.sleep(1.5)  # connected and subscribed
+
+        def take_live_bars(minute_start) -> None:
+            """After the clock played a minute: wait for its closing print (or 0.3 s when the minute
+            had no trades), then store what the hub built, closing the minute 3 s after it ended."""
+            deadline = time.monotonic() + 0.3
+            while time.monotonic() < deadline:
+                with lock:
+                    if last_print["at"] is not None and last_print[
+                        "at"
+                    ] >= minute_start + timedelta(seconds=45):
+                        break
+                time.sleep(0.002)
+            with lock:
+                done = completed[:] + builder.flush(minute_start + timedelta(seconds=63))
+                completed.clear()
+            bars_append_live(done)
+
         hits = reads = 0
         minute = timedelta(minutes=1)
         t = SESSION_START.astimezone(UTC)
@@ -126,7 +173,15 @@ def main() -> None:
                 reads += 1
                 hits += read(start, end, staleness)
             sim.step(1)
+            take_live_bars(t)
             t += minute
+        loop.call_soon_threadsafe(stop.set)
+        hub_thread.join(timeout=10)
+        leftovers = asyncio.all_tasks(loop)  # the websocket's keep-alive and reader
+        for task in leftovers:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+        loop.close()
 
         day = datetime(2023, 11, 27, tzinfo=UTC)
         read(day, day + timedelta(days=1))  # make sure the day is complete and hot
