@@ -1,7 +1,7 @@
 """The long-lived hubs process (`manage.py runhubs`): one HubListener per broker login with active
 accounts. User-hub events go to execution.ingest.handle_hub_event; market trades of the contracts that
 enabled strategies trade are built into 1-minute bars for the market-data cache. The fleet is re-read
-every minute so new accounts and strategies are picked up without a restart."""
+every 15 seconds so new accounts and strategies are picked up without a restart."""
 
 import asyncio
 import contextlib
@@ -84,7 +84,7 @@ class Fleet:
                     logger.exception("live bars could not be stored")
 
 
-async def serve(stop: asyncio.Event, *, rescan_seconds: float = 60.0) -> None:
+async def serve(stop: asyncio.Event, *, rescan_seconds: float = 15.0) -> None:
     """Run until `stop` is set, rebuilding the listeners whenever the fleet changes."""
     while not stop.is_set():
         picture = await sync_to_async(_fleet)()
