@@ -223,9 +223,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Channels ---------------------------------------------------------------------------------
+# Pub/sub layer: a group send is one PUBLISH however many dashboards watch, and joining or leaving a
+# group is a (un)subscribe on a shared connection, so a thousand sockets closing at once stay cheap.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": "ts-channels"},
     }
 }

@@ -21,12 +21,12 @@ def communicator(user, account_id: int) -> WebsocketCommunicator:
 
 @pytest.fixture
 def isolated_layer(settings):
-    """The real Redis channel layer, under a prefix of this test's own."""
+    """The real Redis channel layer (the configured backend), under a prefix of this test's own."""
     import uuid
 
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": settings.CHANNEL_LAYERS["default"]["BACKEND"],
             "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
         }
     }
