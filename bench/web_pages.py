@@ -6,7 +6,7 @@ Target (issue 6): dashboard p95 under 50 ms with 10,000 orders in a tenant.
 
 Run from the repository root (creates and migrates the database if needed; it is emptied first):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/h6_bench REDIS_URL=redis://127.0.0.1:6379/10 \\
-        .venv/bin/python -m web.bench_pages [--requests 100]
+        .venv/bin/python bench/web_pages.py [--requests 100]
 """
 
 from __future__ import annotations
@@ -15,21 +15,24 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingsite.test_settings")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/h6_bench")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tradingsite_bench_pages")
 
 import django
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import setup_test_environment
 
 ORDERS, FILLS, ACCOUNTS = 10_000, 4_000, 10
 
