@@ -114,10 +114,20 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+
+def _next_redis_db(url: str) -> str:
+    """The same server, the next database number: the cache lives apart from the Celery queues and
+    the channel layer, so clearing the cache (tests do) never drops a queued task."""
+    base, _, db = url.rpartition("/")
+    return f"{base}/{(int(db) + 1) % 16}" if db.isdigit() else f"{url.rstrip('/')}/1"
+
+
+REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default=_next_redis_db(REDIS_URL))
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": "ts",
     }
 }

@@ -66,7 +66,12 @@ def running_product(tmp_path_factory):
     )
     log = (run_dir / "run.log").open("w")
     process = subprocess.Popen(
-        [str(ROOT / "bin" / "run")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [str(ROOT / "bin" / "run")],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

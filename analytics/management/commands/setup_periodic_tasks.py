@@ -13,6 +13,8 @@ PREFIX = "platform: "
 # name, task, queue, schedule: ("every", seconds) or ("crontab", "m h dow", time zone)
 SCHEDULE = [
     ("heartbeat", "analytics.heartbeat", "low", ("every", 30)),
+    # Orders, fills and positions corrected toward the broker's truth (also queued at worker start).
+    ("orders reconcile", "execution.orders_reconcile_fleet", "normal", ("every", 300)),
     ("notification sweep", "notifications.delivery_sweep", "low", ("every", 60)),
     (
         "notification cleanup",
