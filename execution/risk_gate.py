@@ -30,7 +30,7 @@ from accounts.models import AuditEntry, TradingAccount
 from accounts.services import audit_record
 from execution import risk, selectors
 from execution.models import OPEN_STATUSES, AccountDay, Order, OrderRole, Position
-from execution.services import account_day_get_or_open, account_flatten_request
+from execution.services import account_day_get_or_open, account_lock_for_day
 from markets import calendar
 from markets.sessions import NEW_YORK, trading_date
 from notifications.services import notify
@@ -297,26 +297,15 @@ def _on_breach(
     current = state.lock_reason
     if current == reason or current == risk.LockReason.MAX_LOSS:
         return  # this breach (or a worse one) is already handled
-    before = {"is_locked": day.is_locked, "locked_reason": day.locked_reason}
-    day.is_locked = True
-    day.locked_reason = f"{reason.value}: {assessment.message}"[:200]
-    day.locked_at = day.locked_at or timezone.now()
-    day.save(update_fields=["is_locked", "locked_reason", "locked_at", "updated_at"])
-    audit_record(
-        tenant=account.tenant_id,
+    day = account_lock_for_day(
+        tenant=account.tenant,
+        account=account,
         actor=None,
         actor_label="risk",
+        reason=f"{reason.value}: {assessment.message}",
+        session_date=day.session_date,
+        replaces_reason=True,
         action="account.risk_lock",
-        target=account,
-        before=before,
-        after={
-            "session_date": day.session_date.isoformat(),
-            "locked_reason": day.locked_reason,
-            "status": assessment.status.value,
-        },
-    )
-    account_flatten_request(
-        tenant=account.tenant, account=account, actor=None, reason=f"risk: {reason.value}"
     )
     title = (
         "max loss limit breached: account failed, flattened"

@@ -4,6 +4,8 @@ Requests are audited and queued on the critical queue after commit; the broker w
 task (execution/tasks.py), which calls the broker-facing services below.
 """
 
+from datetime import date
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -57,20 +59,33 @@ def account_day_get_or_open(*, account: TradingAccount, session_date=None) -> Ac
 
 @transaction.atomic
 def account_lock_for_day(
-    *, tenant: Tenant, account: TradingAccount, actor: AbstractBaseUser | None, reason: str
+    *,
+    tenant: Tenant,
+    account: TradingAccount,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    session_date: date | None = None,
+    replaces_reason: bool = False,
+    action: str = "account.lock_for_day",
+    actor_label: str = "",
 ) -> AccountDay:
-    """Kill switch: no new orders for the rest of the trading day, then flatten."""
+    """Kill switch: no new orders for the rest of the trading day, then flatten (cancel everything
+    working, close every position). The one place a day gets locked: the operator's kill switch and
+    the risk watch's limits alike. A locked day keeps its first reason unless `replaces_reason` (a
+    daily-loss lock upgraded to a max-loss failure)."""
     _check_tenant(tenant, account)
-    day = account_day_get_or_open(account=account)
+    day = account_day_get_or_open(account=account, session_date=session_date)
     day = AccountDay.all_tenants.select_for_update().get(pk=day.pk)
     before = snapshot(day)
-    if not day.is_locked:
-        day.is_locked, day.locked_reason, day.locked_at = True, reason[:200], timezone.now()
+    if not day.is_locked or replaces_reason:
+        day.is_locked, day.locked_reason = True, reason[:200]
+        day.locked_at = day.locked_at or timezone.now()
         day.save(update_fields=["is_locked", "locked_reason", "locked_at", "updated_at"])
     audit_record(
         tenant=tenant,
         actor=actor,
-        action="account.lock_for_day",
+        actor_label=actor_label,
+        action=action,
         target=account,
         before=before,
         after=snapshot(day),
