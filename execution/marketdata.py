@@ -202,15 +202,15 @@ def _utc_days(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+def _series_rows(model, contract_id: str, unit: int, unit_number: int):
+    """Rows of one bar series (CachedBar or BarCoverage): contract, unit and unit count."""
+    return model.objects.filter(contract_id=contract_id, unit=unit, unit_number=unit_number)
+
+
 def _coverage(contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime):
     return list(
-        BarCoverage.objects.filter(
-            contract_id=contract_id,
-            unit=unit,
-            unit_number=unit_number,
-            start_at__lt=end,
-            end_at__gt=start,
-        )
+        _series_rows(BarCoverage, contract_id, unit, unit_number)
+        .filter(start_at__lt=end, end_at__gt=start)
         .order_by("start_at")
         .values_list("start_at", "end_at")
     )
@@ -264,12 +264,10 @@ def _upsert(contract_id: str, unit: int, unit_number: int, bars: Iterable) -> No
 
 def _cover(contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime) -> None:
     """Record [start, end) as covered, merged with any span it touches."""
-    touching = BarCoverage.objects.select_for_update().filter(
-        contract_id=contract_id,
-        unit=unit,
-        unit_number=unit_number,
-        start_at__lte=end,
-        end_at__gte=start,
+    touching = (
+        _series_rows(BarCoverage, contract_id, unit, unit_number)
+        .select_for_update()
+        .filter(start_at__lte=end, end_at__gte=start)
     )
     spans = list(touching.values_list("start_at", "end_at"))
     merged_start = min([start, *(s for s, _ in spans)])
@@ -288,13 +286,8 @@ def _series_from_db(
     contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime
 ) -> BarSeries:
     rows = list(
-        CachedBar.objects.filter(
-            contract_id=contract_id,
-            unit=unit,
-            unit_number=unit_number,
-            started_at__gte=start,
-            started_at__lt=end,
-        )
+        _series_rows(CachedBar, contract_id, unit, unit_number)
+        .filter(started_at__gte=start, started_at__lt=end)
         .order_by("started_at")
         .values_list("started_at", "open_price", "high_price", "low_price", "close_price", "volume")
     )
@@ -370,13 +363,11 @@ def bars_append_live(bars: list[LiveBar]) -> int:
         with transaction.atomic():
             _upsert(bar.contract_id, BarUnit.MINUTE, 1, [bar])
             end = bar.opened_at + timedelta(minutes=1)
-            continues = BarCoverage.objects.filter(
-                contract_id=bar.contract_id,
-                unit=BarUnit.MINUTE,
-                unit_number=1,
-                start_at__lte=bar.opened_at,
-                end_at__gte=bar.opened_at,
-            ).exists()
+            continues = (
+                _series_rows(BarCoverage, bar.contract_id, BarUnit.MINUTE, 1)
+                .filter(start_at__lte=bar.opened_at, end_at__gte=bar.opened_at)
+                .exists()
+            )
             if continues:
                 _cover(bar.contract_id, BarUnit.MINUTE, 1, bar.opened_at, end)
         stored += 1

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
 from accounts.models import GatewayEnvironment, RiskProfile, Role, TradingAccount
+from accounts.services import RISK_PROFILE_EDITABLE
 from execution.models import Instrument
 from notifications.discord import InvalidWebhookUrl
 from notifications.models import NotificationEvent
@@ -92,17 +93,7 @@ class RiskProfileForm(forms.ModelForm):
 
     class Meta:
         model = RiskProfile
-        fields = (
-            "is_daily_loss_enforced",
-            "daily_loss_limit_usd",
-            "max_loss_limit_usd",
-            "mll_mode",
-            "mll_lock_balance_usd",
-            "max_contracts",
-            "micro_ratio",
-            "flat_by_et",
-            "warning_share",
-        )
+        fields = RISK_PROFILE_EDITABLE  # the service decides what is editable; the form follows
         widgets = {"flat_by_et": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
 
 
