@@ -99,13 +99,13 @@ class BarCache:
         scope: str,
         redis_client: redis.Redis | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        key_prefix: str = "mdc",
+        key_prefix: str | None = None,
     ) -> None:
         self._fetch = fetch
         self._scope = scope
         self._redis = redis_client or redis.Redis.from_url(settings.REDIS_URL)
         self._clock = clock
-        self._prefix = key_prefix
+        self._prefix = key_prefix or settings.MARKETDATA_CACHE_PREFIX
 
     def read(
         self,

@@ -310,3 +310,26 @@ class BarCoverage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract_id} {self.start_at:%Y-%m-%d %H:%M} -> {self.end_at:%Y-%m-%d %H:%M}"
+
+
+class DayStep(models.TextChoices):
+    EOD_FLATTEN = "eod_flatten", "End-of-day flatten"
+    DAY_ROLL = "day_roll", "Day closed and next day opened"
+
+
+class DailyStep(TenantOwned):
+    """A step of the trading day done for an account and session date. Unique, so a beat restart,
+    a duplicate delivery or two workers racing change nothing: whoever inserts the row acts."""
+
+    account = models.ForeignKey("accounts.TradingAccount", on_delete=models.CASCADE, related_name="+")
+    session_date = models.DateField()
+    step = models.CharField(max_length=20, choices=DayStep.choices)
+    done_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["account", "session_date", "step"], name="uniq_daily_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.session_date} {self.step}"

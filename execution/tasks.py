@@ -130,3 +130,35 @@ def orders_reconcile_fleet_task() -> int:
     for tenant_id, account_id in accounts:
         orders_reconcile_task.delay(tenant_id=tenant_id, account_id=account_id)
     return len(accounts)
+
+
+# --- The trading day (execution/day.py): beat runs these every minute; each is idempotent per
+# account and session date (DailyStep rows), so a beat restart or a duplicate changes nothing.
+
+
+@shared_task(name="execution.day_flatten_due", acks_late=True)
+def day_flatten_due_task() -> int:
+    from execution import day
+
+    return len(day.day_flatten_due())
+
+
+@shared_task(name="execution.day_close_due", acks_late=True)
+def day_close_due_task() -> int:
+    from execution import day
+
+    return len(day.day_close_due())
+
+
+@shared_task(name="execution.overnight_ranges_record", **BROKER_RETRY)
+def overnight_ranges_record_task() -> int:
+    from execution import day
+
+    return len(day.overnight_ranges_record())
+
+
+@shared_task(name="execution.cleanup_cached_bars", acks_late=True)
+def cleanup_cached_bars_task() -> int:
+    from execution import day
+
+    return day.cached_bars_cleanup()

@@ -199,6 +199,7 @@ PROJECTX_SIM_MARKET_HUB_URL = env.str(
 )
 PROJECTX_TIMEOUT_SECONDS = env.float("PROJECTX_TIMEOUT_SECONDS", default=10.0)
 SIMULATOR_DATA_DIR = env.str("SIMULATOR_DATA_DIR", default=str(BASE_DIR / ".run" / "simulator"))
+MARKETDATA_CACHE_PREFIX = env.str("MARKETDATA_CACHE_PREFIX", default="mdc")  # Redis hot layer keys
 MARKET_DATA_DIR = env.str("MARKET_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -221,8 +222,8 @@ CELERY_TASK_DEFAULT_QUEUE = "normal"
 # Five priority levels as queues; workers list them in this order (Procfile).
 CELERY_TASK_QUEUES_ORDER = ["critical", "high", "normal", "low", "background"]
 CELERY_TASK_ROUTES = {
-    "execution.account_flatten": {"queue": "critical"},
-    "execution.account_lock": {"queue": "critical"},
+    "execution.account_*": {"queue": "critical"},  # flatten, cancel-all: the kill switch
+    "execution.day_flatten_due": {"queue": "critical"},
     "execution.order_*": {"queue": "high"},
     "strategies.*": {"queue": "normal"},
     "analytics.*": {"queue": "low"},

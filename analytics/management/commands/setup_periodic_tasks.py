@@ -15,6 +15,16 @@ SCHEDULE = [
     ("heartbeat", "analytics.heartbeat", "low", ("every", 30)),
     # Orders, fills and positions corrected toward the broker's truth (also queued at worker start).
     ("orders reconcile", "execution.orders_reconcile_fleet", "normal", ("every", 300)),
+    # The trading day: what is due is computed in exchange time (execution/day.py).
+    ("end-of-day flatten", "execution.day_flatten_due", "critical", ("every", 60)),
+    ("day close and summary", "execution.day_close_due", "normal", ("every", 300)),
+    ("overnight ranges", "execution.overnight_ranges_record", "normal", ("every", 60)),
+    (
+        "cached bars clean-up",
+        "execution.cleanup_cached_bars",
+        "background",
+        ("crontab", "15 4 *", "America/New_York"),
+    ),
     ("notification sweep", "notifications.delivery_sweep", "low", ("every", 60)),
     (
         "notification cleanup",
