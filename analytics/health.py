@@ -1,6 +1,7 @@
 """System health for operators: database, Redis, worker and beat liveness, queue depths."""
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 from typing import Any
 
 import redis
@@ -10,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 HEARTBEAT_KEY = "health:heartbeat_at"
+HUBS_KEY = "health:hubs"  # hash: "<connection id>:<hub>" -> JSON {connected, reason, at}
 QUEUES = ("critical", "high", "normal", "low", "background")
 
 
@@ -31,7 +33,42 @@ def system_health() -> dict[str, Any]:
     age = (timezone.now() - datetime.fromisoformat(raw)).total_seconds() if raw else None
     report["heartbeat_age_seconds"] = age
     report["worker_and_beat"] = age is not None and age < 90
+    report["hubs"] = hub_states() if report["redis"] else []
+    report["market_data"] = market_data_stats() if report["redis"] else None
     return report
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
+
+
+def hub_state_record(*, connection_id: int, hub: str, connected: bool, reason: str | None) -> None:
+    """Written by the hubs process whenever a hub of a broker login connects or drops."""
+    value = {"connected": connected, "reason": reason or "", "at": timezone.now().isoformat()}
+    _redis().hset(HUBS_KEY, f"{connection_id}:{hub}", json.dumps(value))
+
+
+def hub_states() -> list[dict[str, Any]]:
+    rows = []
+    for key, raw in sorted(_redis().hgetall(HUBS_KEY).items()):
+        connection_id, hub = key.decode().split(":", 1)
+        rows.append({"connection_id": int(connection_id), "hub": hub, **json.loads(raw)})
+    return rows
+
+
+def market_data_stats(day: date | None = None) -> dict[str, Any]:
+    """Today's market-data cache figures summed over every broker login (execution.marketdata)."""
+    day = day or timezone.now().date()
+    client = _redis()
+    totals = {"hits": 0, "misses": 0, "broker_calls": 0}
+    pattern = f"{settings.MARKETDATA_CACHE_PREFIX}:stats:*:{day.isoformat()}"
+    for key in client.scan_iter(pattern, count=500):
+        for field, value in client.hgetall(key).items():
+            name = field.decode()
+            if name in totals:
+                totals[name] += int(value)
+    reads = totals["hits"] + totals["misses"]
+    return {**totals, "hit_rate": totals["hits"] / reads if reads else None}
 
 
 def _database_ok() -> bool:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import BrokerConnection, TradingAccount
 from accounts.services import audit_record
+from analytics.health import hub_state_record
 from execution.gateway import types as gw
 from execution.models import (
     AccountDay,
@@ -255,6 +256,12 @@ def handle_hub_event(*, connection: BrokerConnection, event: object) -> None:
     from execution.gateway import hubs
 
     if isinstance(event, hubs.HubStateEvent):
+        hub_state_record(
+            connection_id=connection.pk,
+            hub=event.hub,
+            connected=event.connected,
+            reason=event.reason,
+        )
         if event.connected and event.hub == "user":
             _resync_connection_later(connection)  # events sent while we were away are lost
         return
