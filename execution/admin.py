@@ -5,6 +5,7 @@ from execution.models import (
     AccountDay,
     BarCoverage,
     CachedBar,
+    DailyStep,
     Fill,
     Instrument,
     Order,
@@ -131,3 +132,12 @@ class CachedBarAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class BarCoverageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("contract_id", "unit", "unit_number", "start_at", "end_at")
     list_filter = ("contract_id", "unit")
+
+
+@admin.register(DailyStep)
+class DailyStepAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    """What the trading day did for each account (end-of-day flatten, day roll), once per date."""
+
+    list_display = ("session_date", "account", "tenant", "step", "done_at")
+    list_filter = ("step", "session_date", "tenant")
+    list_select_related = ("tenant", "account")

@@ -441,6 +441,7 @@ def trade_journal(*, tenant: Tenant | int) -> QuerySet[Fill]:
             "executed_at", "side", "size", "price", "fees_usd", "realized_pnl_usd",
             "account__name", "instrument__symbol", "order__role", "strategy_config__name",
         )
+        .prefetch_related("notes__author")
         .order_by("-executed_at", "-pk")
     )  # fmt: skip
 

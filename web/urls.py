@@ -24,6 +24,11 @@ urlpatterns = [
     path("backtests/<int:run_id>/", backtests.backtest_detail, name="backtest_detail"),
     path("backtests/<int:run_id>/status.json", backtests.backtest_status, name="backtest_status"),
     path("analytics/", analytics.analytics_index, name="analytics"),
+    path(
+        "analytics/journal/<int:fill_id>/notes/",
+        analytics.journal_note_add,
+        name="journal_note_add",
+    ),
     path("settings/", desk.settings_index, name="settings"),
     path("settings/connections/", desk.connection_create, name="connection_create"),
     path(

@@ -5,14 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from analytics import services as analytics_services
+from execution import selectors as execution_selectors
 from web import selectors
-from web.permissions import member_required
+from web.permissions import can_trade, member_required, trader_required
 
 JOURNAL_PAGE = 50
 PERIODS = {"30": 30, "90": 90, "365": 365, "all": None}
@@ -64,8 +69,31 @@ def analytics_index(request: HttpRequest) -> HttpResponse:
             "comparison": comparison,
             "best_day": max((v for _, v in daily), default=None),
             "worst_day": min((v for _, v in daily), default=None),
+            "can_trade": can_trade(request),
             "journal": Paginator(selectors.trade_journal(tenant=tenant), JOURNAL_PAGE).get_page(
                 request.GET.get("page")
             ),
         },
+    )
+
+
+@trader_required
+@require_POST
+def journal_note_add(request: HttpRequest, fill_id: int) -> HttpResponse:
+    fill = execution_selectors.fill_list(tenant=request.tenant).filter(pk=fill_id).first()
+    if fill is None:
+        raise Http404("No such fill.")
+    try:
+        analytics_services.journal_note_add(
+            tenant=request.tenant, fill=fill, author=request.user, text=request.POST.get("text", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    else:
+        messages.success(request, "Note added to the journal.")
+    page = request.POST.get("page", "")
+    return redirect(
+        f"{reverse('analytics')}?page={page}#trade-journal"
+        if page.isdigit()
+        else f"{reverse('analytics')}#trade-journal"
     )
