@@ -1,7 +1,6 @@
 """Shared fixtures: two tenants with an owner each (alice in A, bob in B) and an outsider (charlie)."""
 
 import importlib
-import uuid
 
 import pytest
 
@@ -41,12 +40,6 @@ def account_a(tenant_a):
 @pytest.fixture
 def account_b(tenant_b):
     return TradingAccountFactory(tenant=tenant_b, name="Account of B")
-
-
-@pytest.fixture(autouse=True)
-def _own_market_data_cache(settings):
-    """Each test its own Redis hot layer: a day cached by another test (other data) is never served."""
-    settings.MARKETDATA_CACHE_PREFIX = f"mdc-test-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ Nothing here changes behaviour; it only supplies the secrets that production mus
 """
 
 import os
+import time
 
 os.environ.setdefault("DJANGO_DEBUG", "False")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
@@ -31,3 +32,5 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
     "global_keyprefix": f"test-{_WORKER}:",  # the queues too: a test reading "low" sees its own tasks
 }
+# Market-data hot layer: a run's own keys, so a day cached by an earlier run is never served.
+MARKETDATA_CACHE_PREFIX = f"mdc-test-{_WORKER}-{os.getpid()}-{time.time_ns()}"

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import redis
-from django.conf import settings
 from django.urls import reverse
 
 from analytics.health import hub_state_record, hub_states, market_data_stats
@@ -34,4 +33,3 @@ def test_health_page_shows_hubs_and_cache(client, django_user_model):
     html = client.get(reverse("ops_health")).content.decode()
     assert "login 987002 · market" in html
     assert 'id="market-data"' in html
-    assert settings.MARKETDATA_CACHE_PREFIX.startswith("mdc-test-")
