@@ -292,6 +292,26 @@ def test_trader_logs_in_sees_the_dashboard_and_enables_a_strategy(server, page, 
     assert page.inner_text(".messages") == f"{trading_desk.strategy.name} enabled (paper trading)."
 
 
+def test_trader_starts_a_backtest_and_sees_its_result(server, page, trading_desk):
+    """The form built from the strategy's schema queues a run; the page follows its progress and,
+    once a worker has run it (here: the task, called as the worker would), shows the result."""
+    from strategies.models import BacktestRun
+    from strategies.tasks import backtest_run_task
+
+    log_in(page, server.url, "alice")
+    page.goto(f"{server.url}/backtests/")
+    page.select_option("#id_bars", "nq_1min_sample_2023-11.csv.gz")
+    page.select_option("select[name=contract]", "NQ")
+    page.click("#backtest-start")
+    page.wait_for_selector("#backtest-status")
+    assert page.inner_text("#status-text") == "Queued"
+    run = BacktestRun.all_tenants.get(tenant=trading_desk.strategy.tenant)
+    backtest_run_task(tenant_id=run.tenant_id, run_id=run.pk)
+    page.wait_for_selector("#metrics", timeout=10_000)  # the page polls, then reloads when done
+    run.refresh_from_db()
+    assert run.metrics["net_pnl_usd"] in page.inner_text("#net-pnl")
+
+
 def test_a_broker_fill_appears_live_on_the_dashboard(server, page, trading_desk):
     """The broker's fill goes through execution's ingest services (the path hub events take), which
     record it and push it over the channel layer; the open page shows it without a reload."""
