@@ -49,11 +49,27 @@ def hub_state_record(*, connection_id: int, hub: str, connected: bool, reason: s
 
 
 def hub_states() -> list[dict[str, Any]]:
-    rows = []
-    for key, raw in sorted(_redis().hgetall(HUBS_KEY).items()):
+    """The last reported state of each hub of each broker login that still exists (fleet-wide:
+    the health page is for operators), with the login's name and desk."""
+    from accounts.models import BrokerConnection
+
+    raw_states = {}
+    for key, raw in _redis().hgetall(HUBS_KEY).items():
         connection_id, hub = key.decode().split(":", 1)
-        rows.append({"connection_id": int(connection_id), "hub": hub, **json.loads(raw)})
-    return rows
+        raw_states[(int(connection_id), hub)] = json.loads(raw)
+    logins = BrokerConnection.all_tenants.select_related("tenant").in_bulk(
+        {pk for pk, _ in raw_states}
+    )
+    return [
+        {
+            "connection_id": pk,
+            "login": f"{logins[pk].tenant.name} · {logins[pk].name}",
+            "hub": hub,
+            **state,
+        }
+        for (pk, hub), state in sorted(raw_states.items())
+        if pk in logins
+    ]
 
 
 def market_data_stats(day: date | None = None) -> dict[str, Any]:

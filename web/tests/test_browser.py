@@ -443,6 +443,7 @@ def test_screenshots_of_every_main_page(server, page, trading_desk, tenant_a):
         ("/strategies/", "strategies", "#strategy-table"),
         (f"/strategies/{trading_desk.strategy.pk}/", "strategy-edit", "#params-form"),
         ("/analytics/", "analytics", "#strategy-stats"),
+        ("/backtests/", "backtests", "#backtest-table"),
         ("/settings/", "settings", "#members"),
         ("/settings/audit/", "audit", "#audit"),
         (f"/accounts/{account}/risk/", "risk-limits", "#risk-form"),
@@ -467,6 +468,7 @@ def test_screenshots_of_every_main_page(server, page, trading_desk, tenant_a):
             "strategies",
             "strategy-edit",
             "analytics",
+            "backtests",
             "settings",
             "health",
         ]
