@@ -63,21 +63,29 @@ def test_an_early_close_moves_the_flatten_before_it(account_a):
     assert trading_day.day_flatten_due(now=close - timedelta(minutes=5)) == [account_a]
 
 
+def closed_day(account, session_date: date, **usd: str) -> AccountDay:
+    """An end-of-day-trailing account's row for `session_date`; amounts in dollars, as text."""
+    account.risk_profile.mll_mode = "end_of_day"
+    account.risk_profile.save()
+    return AccountDay.all_tenants.create(
+        tenant=account.tenant,
+        account=account,
+        session_date=session_date,
+        **{f"{name}_usd": Decimal(value) for name, value in usd.items()},
+    )
+
+
 def test_day_roll_trails_the_floor_and_opens_the_next_session_once(account_a):
-    profile = account_a.risk_profile
-    profile.mll_mode = "end_of_day"
-    profile.save()
     monday = date(2026, 11, 23)
-    AccountDay.all_tenants.create(
-        tenant=account_a.tenant,
-        account=account_a,
-        session_date=monday,
-        start_balance_usd=Decimal("50000.00"),
-        balance_usd=Decimal("50600.00"),
-        realized_pnl_usd=Decimal("602.80"),
-        fees_usd=Decimal("2.80"),
-        high_water_usd=Decimal("50000.00"),
-        mll_floor_usd=Decimal("48000.00"),
+    closed_day(
+        account_a,
+        monday,
+        start_balance="50000.00",
+        balance="50600.00",
+        realized_pnl="602.80",
+        fees="2.80",
+        high_water="50000.00",
+        mll_floor="48000.00",
     )
     assert trading_day.day_close_due(now=et(monday, 16, 30)) == []  # still trading
     [tuesday] = trading_day.day_close_due(now=et(monday, 17, 5))
@@ -87,25 +95,19 @@ def test_day_roll_trails_the_floor_and_opens_the_next_session_once(account_a):
     assert tuesday.mll_floor_usd == Decimal("48600.00")  # trails the end-of-day high
     assert tuesday.daily_loss_floor_usd == Decimal("49600.00")
     assert trading_day.day_close_due(now=et(monday, 17, 10)) == []
-    assert (
-        AuditEntry.objects.for_tenant(account_a.tenant).filter(action="account.day_roll").count()
-        == 1
-    )
+    rolls = AuditEntry.objects.for_tenant(account_a.tenant).filter(action="account.day_roll")
+    assert rolls.count() == 1
 
 
 def test_the_floor_stops_trailing_at_the_starting_balance(account_a):
-    profile = account_a.risk_profile
-    profile.mll_mode = "end_of_day"
-    profile.save()
     friday = date(2026, 11, 20)
-    AccountDay.all_tenants.create(
-        tenant=account_a.tenant,
-        account=account_a,
-        session_date=friday,
-        start_balance_usd=Decimal("51500.00"),
-        balance_usd=Decimal("52500.00"),
-        high_water_usd=Decimal("51500.00"),
-        mll_floor_usd=Decimal("49500.00"),
+    closed_day(
+        account_a,
+        friday,
+        start_balance="51500.00",
+        balance="52500.00",
+        high_water="51500.00",
+        mll_floor="49500.00",
     )
     [monday] = trading_day.day_close_due(now=et(friday, 17, 1))
     assert monday.session_date == date(2026, 11, 23)  # the weekend is skipped

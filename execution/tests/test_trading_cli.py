@@ -38,86 +38,46 @@ def test_an_account_of_another_tenant_is_refused(account_a, account_b):
         trading("orders", "--tenant", "desk-a", "--account", str(account_b.pk))
 
 
+def place(account, *options: str, contract: str = "CON.F.US.EP.Z26") -> str:
+    return trading(
+        "place",
+        "--tenant",
+        "desk-a",
+        "--account",
+        str(account.pk),
+        "--contract",
+        contract,
+        *options,
+    )
+
+
 @time_machine.travel(TRADING_HOURS, tick=True)
 def test_manual_order_is_stored_and_queued(account_a, alice, django_capture_on_commit_callbacks):
     InstrumentFactory()
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        out = trading(
-            "place",
-            "--tenant",
-            "desk-a",
-            "--account",
-            str(account_a.pk),
-            "--contract",
-            "CON.F.US.EP.Z26",
-            "--side",
-            "buy",
-            "--size",
-            "1",
-            "--as",
-            "alice",
-        )
+        out = place(account_a, "--side", "buy", "--size", "1", "--as", "alice")
     order = Order.objects.for_tenant(account_a.tenant).get()
     assert order.status == OrderStatus.NEW
     assert str(order.public_id) in out
     assert len(queued) == 1  # the send task, after commit
-    assert (
-        AuditEntry.objects.for_tenant(account_a.tenant).get(action="order.submitted").actor == alice
-    )
+    submitted = AuditEntry.objects.for_tenant(account_a.tenant).get(action="order.submitted")
+    assert submitted.actor == alice
 
 
 @time_machine.travel(TRADING_HOURS, tick=True)
 def test_manual_order_over_the_limit_is_refused_with_its_reason(account_a):
     InstrumentFactory()
     with pytest.raises(CommandError, match=r"refused: .*contracts"):
-        trading(
-            "place",
-            "--tenant",
-            "desk-a",
-            "--account",
-            str(account_a.pk),
-            "--contract",
-            "CON.F.US.EP.Z26",
-            "--side",
-            "sell",
-            "--size",
-            "50",
-        )
+        place(account_a, "--side", "sell", "--size", "50")
     assert Order.objects.for_tenant(account_a.tenant).get().status == OrderStatus.REJECTED
 
 
 def test_bad_order_arguments_are_explained(account_a):
     InstrumentFactory()
     with pytest.raises(CommandError, match="needs --price"):
-        trading(
-            "place",
-            "--tenant",
-            "desk-a",
-            "--account",
-            str(account_a.pk),
-            "--contract",
-            "CON.F.US.EP.Z26",
-            "--side",
-            "buy",
-            "--size",
-            "1",
-            "--type",
-            "limit",
-        )
+        place(account_a, "--side", "buy", "--size", "1", "--type", "limit")
     with pytest.raises(CommandError, match="unknown contract"):
-        trading(
-            "place",
-            "--tenant",
-            "desk-a",
-            "--account",
-            str(account_a.pk),
-            "--contract",
-            "X",
-            "--side",
-            "buy",
-            "--size",
-            "1",
-        )
+        place(account_a, "--side", "buy", "--size", "1", contract="X")
     assert not Order.objects.for_tenant(account_a.tenant).exists()
 
 
