@@ -8,14 +8,17 @@ import contextlib
 import logging
 import signal
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 
 from accounts import selectors
+from execution import selectors as execution_selectors
 from execution.broker import gateway_client_for
 from execution.gateway.hubs import HubListener, MarketTradeEvent, run_listeners
 from execution.ingest import handle_hub_event
 from execution.marketdata import LiveBarBuilder, bars_append_live
+from execution.risk_gate import account_marks_record
 from strategies.selectors import fleet_enabled_contracts
 
 logger = logging.getLogger(__name__)
@@ -23,7 +26,25 @@ FLUSH_SECONDS = 2.0
 
 
 def _fleet() -> tuple[dict, dict]:
-    return selectors.fleet_hub_logins(), fleet_enabled_contracts()
+    """Logins with active accounts, and the contracts each login watches on the market hub: those
+    enabled strategies trade and those held (their open P&L is marked), each under one login only."""
+    contracts, seen = {}, set()
+    for source in (fleet_enabled_contracts(), execution_selectors.fleet_position_contracts()):
+        for connection_id, contract_ids in source.items():
+            for contract_id in contract_ids:
+                if contract_id not in seen:
+                    seen.add(contract_id)
+                    contracts.setdefault(connection_id, []).append(contract_id)
+    return selectors.fleet_hub_logins(), contracts
+
+
+def _marks_record(marks: dict[str, Decimal]) -> None:
+    """Open P&L of every account holding a marked contract, then its risk watch."""
+    for account in execution_selectors.fleet_accounts_holding(contract_ids=list(marks)):
+        try:
+            account_marks_record(account=account, marks=marks)
+        except Exception:  # one account's failure must not stop the others' risk watch
+            logger.exception("open P&L of account %s could not be marked", account.pk)
 
 
 def _signature(fleet: tuple[dict, dict]) -> tuple:
@@ -41,6 +62,8 @@ class Fleet:
 
     def __init__(self, fleet: tuple[dict, dict]) -> None:
         self.bars = LiveBarBuilder()
+        self.marks: dict[str, Decimal] = {}
+        self.marks_changed = False
         self.store_bars = sync_to_async(bars_append_live, thread_sensitive=True)
         logins, contracts = fleet
         self.listeners = [
@@ -54,6 +77,7 @@ class Fleet:
             try:
                 if isinstance(event, MarketTradeEvent):
                     trade = event.trade
+                    self.marks[trade.contract_id], self.marks_changed = trade.price, True
                     done = self.bars.add(trade.contract_id, trade.at, trade.price, trade.volume)
                     if done:
                         await self.store_bars(done)
@@ -71,17 +95,21 @@ class Fleet:
             subscribe_market_trades=True,
         )
 
-    async def flush_bars(self, stop: asyncio.Event) -> None:
-        """Bars of minutes that ended without a later print (a quiet market) are stored after a grace."""
+    async def periodic(self, stop: asyncio.Event) -> None:
+        """Every couple of seconds: bars of minutes that ended without a later print (a quiet market)
+        are stored after a grace, and open positions are marked at the latest prints."""
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=FLUSH_SECONDS)
             done = self.bars.flush(datetime.now(UTC))
-            if done:
-                try:
+            try:
+                if done:
                     await self.store_bars(done)
-                except Exception:
-                    logger.exception("live bars could not be stored")
+                if self.marks_changed:
+                    self.marks_changed = False
+                    await sync_to_async(_marks_record, thread_sensitive=True)(dict(self.marks))
+            except Exception:
+                logger.exception("live bars or open P&L could not be stored")
 
 
 async def serve(stop: asyncio.Event, *, rescan_seconds: float = 15.0) -> None:
@@ -108,7 +136,7 @@ async def serve(stop: asyncio.Event, *, rescan_seconds: float = 15.0) -> None:
             run_stop.set()
 
         await asyncio.gather(
-            run_listeners(fleet.listeners, run_stop), fleet.flush_bars(run_stop), watch(), relay()
+            run_listeners(fleet.listeners, run_stop), fleet.periodic(run_stop), watch(), relay()
         )
 
 

@@ -277,9 +277,42 @@ def risk_limits_for_account(*, account: TradingAccount) -> risk.RiskLimits:
         starting_balance_usd=account.starting_balance_usd,
         max_loss_limit_usd=profile.max_loss_limit_usd,
         max_contracts=profile.max_contracts,
-        daily_loss_limit_usd=profile.daily_loss_limit_usd if profile.is_daily_loss_enforced else None,
+        daily_loss_limit_usd=profile.daily_loss_limit_usd
+        if profile.is_daily_loss_enforced
+        else None,
         mll_mode=risk.MllMode(profile.mll_mode),
         mll_lock_balance_usd=profile.mll_lock_balance_usd,
         micro_ratio=profile.micro_ratio,
         warning_share=profile.warning_share,
+    )
+
+
+def fleet_position_contracts() -> dict[int, list[str]]:
+    """Contracts in which an active account holds a position, per broker login (across tenants on
+    purpose: the hubs process marks the whole fleet's open P&L)."""
+    rows = (
+        Position.all_tenants.filter(account__is_active=True)
+        .exclude(net_size=0)
+        .values_list("account__connection_id", "instrument__contract_id")
+        .distinct()
+    )
+    contracts: dict[int, list[str]] = {}
+    for connection_id, contract_id in rows:
+        contracts.setdefault(connection_id, []).append(contract_id)
+    return contracts
+
+
+def fleet_accounts_holding(*, contract_ids: list[str]) -> list[TradingAccount]:
+    """Active accounts with an open position in any of `contract_ids` (fleet job)."""
+    account_ids = (
+        Position.all_tenants.filter(
+            instrument__contract_id__in=contract_ids, account__is_active=True
+        )
+        .exclude(net_size=0)
+        .values_list("account_id", flat=True)
+    )
+    return list(
+        TradingAccount.all_tenants.filter(pk__in=account_ids).select_related(
+            "risk_profile", "tenant"
+        )
     )

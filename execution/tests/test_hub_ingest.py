@@ -115,6 +115,14 @@ def test_bracket_round_trip_matches_the_broker_to_the_cent(sim, account, hubs_pr
     broker_balance = next(a.balance_usd for a in client.search_accounts() if a.id == sim.account_id)
     wait_until(lambda: AccountDay.objects.for_tenant(tenant).get().balance_usd == broker_balance)
 
+    # The broker cancels the unused stop-loss after it reports the balance: wait for that too.
+    wait_until(
+        lambda: (
+            Order.objects.for_tenant(tenant)
+            .filter(role=OrderRole.STOP_LOSS, status=OrderStatus.CANCELLED)
+            .exists()
+        )
+    )
     entry = Order.objects.for_tenant(tenant).get(broker_order_id=placed.order_id)
     assert entry.status == OrderStatus.FILLED
     assert entry.average_fill_price == Decimal("5000")
@@ -232,3 +240,29 @@ def test_market_hub_trades_become_cached_bars_that_need_no_rest_call(
     )
     assert len(series) == 5
     assert len(calls) == 1  # the newest minutes came from the hub, not from REST
+
+
+def test_open_positions_are_marked_at_the_market_hubs_prints(sim, account, hubs_process):
+    """A held contract is watched on the market hub; its prints give the open P&L the risk watch
+    counts (the maximum loss limit includes open P&L)."""
+    client = broker.gateway_client_for(connection=account.connection)
+    time.sleep(1.5)
+    client.place_order(
+        PlaceOrderRequest(
+            account_id=sim.account_id,
+            contract_id=sim.contract_id(),
+            type=OrderType.MARKET,
+            side=OrderSide.BID,
+            size=2,
+            custom_tag="mark-1",
+        )
+    )
+    sim.step(1)  # long 2 at 5000.00
+    tenant = account.tenant
+    wait_until(lambda: Position.objects.for_tenant(tenant).filter(net_size=2).exists())
+    time.sleep(1.0)  # the fleet rescan subscribes the held contract's market data
+    sim.step(1)  # prints up to 5003.00
+    expected = sim.state()["accounts"][0]["unrealizedPnl"]
+    wait_until(lambda: Position.objects.for_tenant(tenant).get().unrealized_pnl_usd == expected)
+    wait_until(lambda: AccountDay.objects.for_tenant(tenant).get().unrealized_pnl_usd == expected)
+    assert expected == Decimal("300.00")  # 2 contracts x 12 ticks (5000.00 -> 5003.00) x $12.50
