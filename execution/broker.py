@@ -164,10 +164,10 @@ def connection_sync(
 def instrument_upsert(*, contract) -> Instrument:
     """Reference data for one contract; our symbol and fees come from markets.ticks."""
     try:
-        spec = spec_for(contract.symbol_id or contract.id.rsplit(".", 1)[0].removeprefix("CON."))
+        spec = spec_for(contract.symbol_id or contract.id)
         symbol, fee = spec.symbol, spec.fee_per_side_usd
-    except UnknownContract:
-        symbol, fee = contract.name.rstrip("0123456789")[:-1] or contract.name, Decimal("0")
+    except UnknownContract:  # a product we have no spec for: real fees come with each trade
+        symbol, fee = contract.name, Decimal("0")
     instrument, _ = Instrument.objects.update_or_create(
         contract_id=contract.id,
         defaults={
