@@ -135,8 +135,7 @@ def broker_connection_create(
 def broker_connection_set_api_key(
     *, tenant: Tenant, connection: BrokerConnection, api_key: str, actor: AbstractBaseUser | None
 ) -> BrokerConnection:
-    if connection.tenant_id != tenant.pk:
-        raise PermissionError("connection belongs to another tenant")
+    connection.require_tenant(tenant)
     connection.api_key_encrypted = encrypt_secret(api_key)
     connection.last_verified_at = None
     connection.save(update_fields=["api_key_encrypted", "last_verified_at"])
@@ -224,8 +223,7 @@ def risk_profile_update(
     unknown = set(changes) - set(RISK_PROFILE_EDITABLE)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "not an editable risk setting"))
-    if profile.tenant_id != tenant.pk:
-        raise PermissionError("risk profile belongs to another tenant")
+    profile.require_tenant(tenant)
     before = snapshot(profile)
     for name, value in changes.items():
         setattr(profile, name, value)
@@ -277,8 +275,7 @@ def _refuse_losing_last_owner(*, tenant: Tenant, membership: Membership) -> None
 def membership_set_role(
     *, tenant: Tenant, membership: Membership, role: str, actor: AbstractBaseUser | None
 ) -> Membership:
-    if membership.tenant_id != tenant.pk:
-        raise PermissionError("membership belongs to another tenant")
+    membership.require_tenant(tenant)
     if role not in Role.values:
         raise ValidationError(
             {"role": f"unknown role {role!r}; choose one of {', '.join(Role.values)}"}
@@ -303,8 +300,7 @@ def membership_set_role(
 def membership_remove(
     *, tenant: Tenant, membership: Membership, actor: AbstractBaseUser | None
 ) -> None:
-    if membership.tenant_id != tenant.pk:
-        raise PermissionError("membership belongs to another tenant")
+    membership.require_tenant(tenant)
     _refuse_losing_last_owner(tenant=tenant, membership=membership)
     before = snapshot(membership)
     audit_record(

@@ -50,6 +50,12 @@ class TenantOwned(models.Model):
         # A child that declares Meta must subclass TenantOwned.Meta.
         default_manager_name = "all_tenants"
 
+    def require_tenant(self, tenant: Any) -> None:
+        """Services take the tenant from the request: refuse a row of another one. PermissionError,
+        which the API answers with 404 (missing and forbidden look the same)."""
+        if self.tenant_id != tenant_pk(tenant):  # type: ignore[attr-defined]
+            raise PermissionError(f"{self._meta.verbose_name} belongs to another tenant")
+
     def assert_same_tenant(self, *others: models.Model) -> None:
         """Related rows must share the tenant; called by services before saving links."""
         for other in others:

@@ -14,8 +14,7 @@ from execution.models import Fill
 def journal_note_add(
     *, tenant: Tenant, fill: Fill, author: AbstractBaseUser | None, text: str
 ) -> JournalNote:
-    if fill.tenant_id != tenant.pk:
-        raise PermissionError("fill belongs to another tenant")
+    fill.require_tenant(tenant)
     text = text.strip()
     if not text:
         raise ValidationError({"text": "Write something first."})

@@ -321,14 +321,18 @@ class DailyStep(TenantOwned):
     """A step of the trading day done for an account and session date. Unique, so a beat restart,
     a duplicate delivery or two workers racing change nothing: whoever inserts the row acts."""
 
-    account = models.ForeignKey("accounts.TradingAccount", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(
+        "accounts.TradingAccount", on_delete=models.CASCADE, related_name="+"
+    )
     session_date = models.DateField()
     step = models.CharField(max_length=20, choices=DayStep.choices)
     done_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantOwned.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["account", "session_date", "step"], name="uniq_daily_step")
+            models.UniqueConstraint(
+                fields=["account", "session_date", "step"], name="uniq_daily_step"
+            )
         ]
 
     def __str__(self) -> str:

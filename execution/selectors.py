@@ -10,7 +10,6 @@ from django.db.models import QuerySet
 
 from accounts.models import AccountPlan, Program, Tenant, TradingAccount
 from accounts.selectors import trading_date_bounds
-from accounts.tenancy import tenant_pk
 from execution import risk
 from execution.models import OPEN_STATUSES, AccountDay, Fill, Instrument, Order, Position
 from markets.sessions import trading_date
@@ -189,8 +188,7 @@ def account_pnl_by_day(
     Fills are bucketed by markets.sessions.trading_date (the one rule for the session clock), so a
     fill at 18:30 ET counts for the next date, as the broker's daily P&L does. Two queries.
     """
-    if account.tenant_id != tenant_pk(tenant):
-        raise PermissionError("account belongs to another tenant")
+    account.require_tenant(tenant)
     days = {
         day.session_date: day
         for day in AccountDay.objects.for_tenant(tenant).filter(

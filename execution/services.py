@@ -16,11 +16,6 @@ from execution.models import AccountDay
 from markets.sessions import trading_date
 
 
-def _check_tenant(tenant: Tenant, account: TradingAccount) -> None:
-    if account.tenant_id != tenant.pk:
-        raise PermissionError("account belongs to another tenant")
-
-
 def account_day_get_or_open(*, account: TradingAccount, session_date=None) -> AccountDay:
     """Today's row for the account, opened from the latest known balance if missing."""
     session_date = session_date or trading_date(timezone.now())
@@ -73,7 +68,7 @@ def account_lock_for_day(
     working, close every position). The one place a day gets locked: the operator's kill switch and
     the risk watch's limits alike. A locked day keeps its first reason unless `replaces_reason` (a
     daily-loss lock upgraded to a max-loss failure)."""
-    _check_tenant(tenant, account)
+    account.require_tenant(tenant)
     day = account_day_get_or_open(account=account, session_date=session_date)
     day = AccountDay.all_tenants.select_for_update().get(pk=day.pk)
     before = snapshot(day)
@@ -99,7 +94,7 @@ def account_flatten_request(
 ) -> None:
     from execution.tasks import account_flatten_task
 
-    _check_tenant(tenant, account)
+    account.require_tenant(tenant)
     audit_record(
         tenant=tenant,
         actor=actor,
@@ -119,7 +114,7 @@ def account_cancel_open_orders_request(
 ) -> None:
     from execution.tasks import account_cancel_open_orders_task
 
-    _check_tenant(tenant, account)
+    account.require_tenant(tenant)
     audit_record(
         tenant=tenant, actor=actor, action="account.cancel_open_orders_requested", target=account
     )

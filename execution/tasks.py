@@ -104,14 +104,7 @@ def order_recover_task(*, tenant_id: int, order_id: int) -> None:
         trading.order_recover(order=order)
 
 
-@shared_task(
-    name="execution.orders_reconcile",
-    acks_late=True,
-    autoretry_for=(BrokerUnavailable, RateLimited),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=5,
-)
+@shared_task(name="execution.orders_reconcile", **BROKER_RETRY)
 def orders_reconcile_task(*, tenant_id: int, account_id: int) -> None:
     """Idempotent: takes the broker's truth; a second run finds nothing to correct."""
     from execution import trading

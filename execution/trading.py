@@ -157,8 +157,7 @@ def order_submit(
 def _validate(
     tenant: Tenant, account: TradingAccount, proposal: OrderProposal, strategy_config: Any
 ) -> None:
-    if account.tenant_id != tenant.pk:
-        raise PermissionError("account belongs to another tenant")
+    account.require_tenant(tenant)
     if strategy_config is not None and strategy_config.account_id != account.pk:
         raise InvalidOrder("the strategy belongs to another account")
     size = proposal.size
@@ -487,15 +486,10 @@ def _record_uncertain(order: Order, exc: Exception) -> Order:
 # --- cancel, modify, stops ------------------------------------------------------------------------
 
 
-def _check_order_tenant(tenant: Tenant, order: Order) -> None:
-    if order.tenant_id != tenant.pk:
-        raise PermissionError("order belongs to another tenant")
-
-
 def order_cancel(*, tenant: Tenant, order: Order, actor: AbstractBaseUser | None = None) -> Order:
     """Cancel one order. NEW (not sent yet) is cancelled locally, before any send can claim it;
     a working order is cancelled at the broker; a fill that won the race is recorded instead."""
-    _check_order_tenant(tenant, order)
+    order.require_tenant(tenant)
     now = timezone.now()
     target = apply(OrderState(OrderStatus.NEW, order.size), OrderEvent.CANCEL).status
     if (
@@ -562,7 +556,7 @@ def order_modify(
 ) -> Order:
     """Change a working order's size or price at the broker, then record it. A larger size on an
     exposure-adding order goes through the pre-trade gate first (the added part is a new risk)."""
-    _check_order_tenant(tenant, order)
+    order.require_tenant(tenant)
     order.refresh_from_db()
     if order.status not in (OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED):
         raise InvalidOrder(f"only a working order can be modified; this one is {order.status}")
@@ -630,7 +624,7 @@ def stop_move(
 ) -> Order:
     """Move a working stop. A stop never moves against the position (a long's stop only rises,
     a short's only falls) and must stay on the protective side of the last price."""
-    _check_order_tenant(tenant, stop)
+    stop.require_tenant(tenant)
     stop.refresh_from_db()
     if stop.order_type != OrderType.STOP or stop.status != OrderStatus.WORKING:
         raise InvalidStopMove(f"order {stop.pk} is not a working stop ({stop.status})")

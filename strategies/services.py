@@ -16,8 +16,7 @@ from strategies.models import StrategyConfig
 def strategy_set_enabled(
     *, tenant: Tenant, config: StrategyConfig, is_enabled: bool, actor: AbstractBaseUser | None
 ) -> StrategyConfig:
-    if config.tenant_id != tenant.pk:
-        raise PermissionError("strategy belongs to another tenant")
+    config.require_tenant(tenant)
     config = StrategyConfig.objects.for_tenant(tenant).select_for_update().get(pk=config.pk)
     before = snapshot(config)
     if config.is_enabled != is_enabled:
@@ -97,8 +96,7 @@ def strategy_config_update(
     Account, kind and instrument are fixed at creation: changing them under a running strategy would
     orphan its working orders; create a new configuration instead.
     """
-    if config.tenant_id != tenant.pk:
-        raise PermissionError("strategy belongs to another tenant")
+    config.require_tenant(tenant)
     config = StrategyConfig.objects.for_tenant(tenant).select_for_update().get(pk=config.pk)
     before = snapshot(config)
     if name is not None:
@@ -123,8 +121,7 @@ def strategy_config_delete(
     *, tenant: Tenant, config: StrategyConfig, actor: AbstractBaseUser | None
 ) -> None:
     """Delete a disabled configuration; an enabled one may be trading, so it must be disabled first."""
-    if config.tenant_id != tenant.pk:
-        raise PermissionError("strategy belongs to another tenant")
+    config.require_tenant(tenant)
     config = StrategyConfig.objects.for_tenant(tenant).select_for_update().get(pk=config.pk)
     if config.is_enabled:
         raise ValidationError({"is_enabled": "disable the strategy before deleting it"})

@@ -264,34 +264,30 @@ def adx(high: ArrayLike, low: ArrayLike, close: ArrayLike, period: int) -> np.nd
     return dmi(high, low, close, period)[2]
 
 
-def rolling_high(values: ArrayLike, period: int) -> np.ndarray:
-    """Highest of the last `period` values, the current one included."""
+def _rolling(values: ArrayLike, period: int, reduce: str) -> np.ndarray:
+    """`reduce` (a numpy reduction: max, min, std) over each window of `period` values ending at
+    each index; NaN until the first full window."""
     n = _check_period(period)
     x = _series("values", values)
     out = _nan(len(x))
     if len(x) >= n:
-        out[n - 1 :] = sliding_window_view(x, n).max(axis=1)
+        out[n - 1 :] = getattr(sliding_window_view(x, n), reduce)(axis=1)
     return out
+
+
+def rolling_high(values: ArrayLike, period: int) -> np.ndarray:
+    """Highest of the last `period` values, the current one included."""
+    return _rolling(values, period, "max")
 
 
 def rolling_low(values: ArrayLike, period: int) -> np.ndarray:
     """Lowest of the last `period` values, the current one included."""
-    n = _check_period(period)
-    x = _series("values", values)
-    out = _nan(len(x))
-    if len(x) >= n:
-        out[n - 1 :] = sliding_window_view(x, n).min(axis=1)
-    return out
+    return _rolling(values, period, "min")
 
 
 def stddev(values: ArrayLike, period: int) -> np.ndarray:
     """Population standard deviation of the last `period` values."""
-    n = _check_period(period)
-    x = _series("values", values)
-    out = _nan(len(x))
-    if len(x) >= n:
-        out[n - 1 :] = sliding_window_view(x, n).std(axis=1)
-    return out
+    return _rolling(values, period, "std")
 
 
 def bollinger(

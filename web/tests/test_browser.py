@@ -332,7 +332,6 @@ def test_a_broker_fill_appears_live_on_the_dashboard(server, page, trading_desk)
         profit_and_loss_usd=Decimal("100.00"), fees_usd=Decimal("1.40"), side=gw.OrderSide.ASK,
         size=1, voided=False, order_id=0,
     )  # fmt: skip
-    sent = time.monotonic()
     in_thread(ingest.fill_record, account=account, trade=trade)
     in_thread(ingest.account_balance_record, account=account, balance_usd=Decimal("50595.80"))
     page.wait_for_selector("#events li.event-fill", timeout=5000)
@@ -343,7 +342,6 @@ def test_a_broker_fill_appears_live_on_the_dashboard(server, page, trading_desk)
     page.wait_for_function(
         "document.getElementById('balance').textContent.trim() === '$50,595.80'", timeout=5000
     )
-    elapsed = time.monotonic() - sent
     assert "fill · side=Sell size=1 price=4562.75" in page.inner_text("#events")
     assert "balance · balance_usd=50595.80" in page.inner_text("#events")
     markers = page.evaluate(
@@ -351,7 +349,6 @@ def test_a_broker_fill_appears_live_on_the_dashboard(server, page, trading_desk)
     )
     assert len(markers) == markers_before + 1
     assert markers[-1]["text"] == "Exit S1 @ 4562.75"  # it realised P&L: a closing fill
-    assert elapsed < 5
 
 
 def test_a_dropped_connection_resynchronises_on_reconnect(django_db_blocker, browser, trading_desk):
