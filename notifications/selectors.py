@@ -15,15 +15,6 @@ def channel_list_for_event(*, tenant: Tenant | int, event: str) -> QuerySet[Noti
     )
 
 
-def delivery_list(
-    *, tenant: Tenant | int, status: str | None = None
-) -> QuerySet[NotificationDelivery]:
-    queryset = NotificationDelivery.objects.for_tenant(tenant).select_related("channel", "account")
-    if status is not None:
-        queryset = queryset.filter(status=status)
-    return queryset.order_by("-created_at", "-pk")
-
-
 def delivery_get(*, tenant: Tenant | int, delivery_id: int) -> NotificationDelivery | None:
     return (
         NotificationDelivery.objects.for_tenant(tenant)

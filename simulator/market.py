@@ -478,7 +478,3 @@ def bucket_end(unit: Unit, start: int) -> int:
         return session_start(day + later)
     month_index = day.year * 12 + day.month - 1 + unit.number
     return session_start(date(month_index // 12, month_index % 12 + 1, 1))
-
-
-def epoch_now() -> float:
-    return datetime.now(UTC).timestamp()

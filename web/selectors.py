@@ -294,10 +294,6 @@ def overnight_range_get(*, instrument: Instrument, session_date: date) -> Overni
     return OvernightRange.objects.filter(instrument=instrument, session_date=session_date).first()
 
 
-def account_day_list(*, tenant: Tenant | int, account: TradingAccount) -> QuerySet[AccountDay]:
-    return AccountDay.objects.for_tenant(tenant).filter(account=account).order_by("session_date")
-
-
 def member_list(*, tenant: Tenant | int) -> QuerySet[Membership]:
     return Membership.objects.for_tenant(tenant).select_related("user").order_by("user__username")
 

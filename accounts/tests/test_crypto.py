@@ -46,3 +46,24 @@ def test_audit_of_connection_never_contains_the_key(tenant_a, alice):
     assert "api_key_encrypted" not in entry.after
     assert "px-super-secret-key" not in str(entry.after)
     assert BrokerConnection.objects.for_tenant(tenant_a).get() == conn
+
+
+def test_rotate_credentials_command_moves_every_secret_to_the_newest_key(settings, tenant_a, alice):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    conn = services.broker_connection_create(
+        tenant=tenant_a, actor=alice, name="Main", username="u", api_key="px-key-1"
+    )
+    old_key = settings.BROKER_CREDENTIALS_KEYS[0]
+    settings.BROKER_CREDENTIALS_KEYS = [Fernet.generate_key().decode(), old_key]
+    out = StringIO()
+    call_command("rotate_credentials", stdout=out)
+    assert "BrokerConnection: 1 re-encrypted" in out.getvalue()
+    settings.BROKER_CREDENTIALS_KEYS = settings.BROKER_CREDENTIALS_KEYS[:1]  # the old key dropped
+    conn.refresh_from_db()
+    assert services.broker_connection_api_key(connection=conn) == "px-key-1"
+    settings.BROKER_CREDENTIALS_KEYS = [Fernet.generate_key().decode()]  # a key that reads nothing
+    with pytest.raises(CommandError, match=f"BrokerConnection {conn.pk}"):
+        call_command("rotate_credentials", stdout=StringIO())

@@ -205,3 +205,29 @@ def test_command_names_the_bad_parameter():
             "--param",
             "buffer_ticks=x",
         )
+
+
+def test_command_saves_a_sweep_that_fans_out_one_task_per_cell(
+    tenant_a, django_capture_on_commit_callbacks
+):
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        call_command(
+            "backtest",
+            "--strategy",
+            KIND,
+            "--bars",
+            NQ_FILE,
+            "--contract",
+            "NQ",
+            "--save",
+            "--tenant",
+            tenant_a.slug,
+            "--sweep",
+            "buffer_ticks=1,2,4",
+            stdout=out,
+        )
+    sweep = BacktestSweep.objects.for_tenant(tenant_a).get()
+    assert sweep.cells_total == 3
+    assert len(queued) == 3
+    assert f"queued sweep {sweep.public_id}: 3 runs" in out.getvalue()

@@ -5,6 +5,7 @@
     python manage.py backtest ... --sweep buffer_ticks=1,2,4 --sweep stop_atr=0.2,0.3   # ranked grid
     python manage.py backtest ... --walk-forward 60,20                                  # IS/OOS folds
     python manage.py backtest ... --save --tenant demo-desk [--queue]                   # stored run
+    python manage.py backtest ... --save --tenant demo-desk --sweep buffer_ticks=1,2    # fanned out
 """
 
 import json
@@ -31,6 +32,7 @@ from strategies.backtests import (
     contract_spec,
     limits_for,
     resolve_bars_source,
+    sweep_create,
 )
 from strategies.engine.params import ParameterError
 from strategies.engine.registry import STRATEGY_KINDS
@@ -245,6 +247,23 @@ class Command(BaseCommand):
         tenant = Tenant.objects.filter(slug=options["tenant"] or "").first()
         if tenant is None:
             raise CommandError("--save needs --tenant with an existing tenant slug")
+        if options["sweep"]:  # stored cells, one Celery task each, ranked by the last to finish
+            grid = {name: [v for v in values.split(",") if v] for name, values in options["sweep"]}
+            sweep = sweep_create(
+                tenant=tenant,
+                actor=None,
+                kind=options["strategy"],
+                grid=grid,
+                contract=options["contract"],
+                bars_source=options["bars"],
+                first_date=options["first_date"],
+                last_date=options["last_date"],
+                plan_code=options["plan"],
+                commission_usd=options["commission"],
+                slippage_ticks=options["slippage"],
+            )
+            self.stdout.write(f"queued sweep {sweep.public_id}: {sweep.cells_total} runs")
+            return
         run = backtest_create(
             tenant=tenant,
             actor=None,
