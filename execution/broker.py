@@ -5,6 +5,7 @@ Clients are cached per process and connection (one login, one token), and share 
 and metrics with every other process, so the whole fleet stays inside each broker user's budget.
 """
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -21,12 +22,14 @@ from accounts.services import audit_record, broker_connection_api_key
 from execution.gateway import types as gw
 from execution.gateway.client import GatewayClient
 from execution.gateway.config import Credentials, GatewayConfig
+from execution.gateway.errors import BrokerRejected, OrderStateConflict
 from execution.gateway.metrics import RedisMetrics
 from execution.gateway.ratelimit import RedisRateLimiter
 from execution.models import Instrument, Position
 from execution.realtime import publish_account_event
 from markets.sessions import globex_session, trading_date
 from markets.ticks import UnknownContract, spec_for
+from notifications.services import notify
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +59,24 @@ def gateway_config(environment: str) -> GatewayConfig:
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    # Short time-outs: a Redis that hangs must not hold an order (the limiter then counts locally).
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+
+
+def _redis_unavailable_alert(
+    *, tenant_id: int, connection_id: int, name: str, exc: Exception
+) -> None:
+    """The rate limiter lost Redis: orders still go out under a local share of the budget, but the
+    desk should know (the health page shows Redis down too). Once per login and hour."""
+    notify(
+        tenant_id=tenant_id,
+        event="error",
+        title=f"{name}: Redis unreachable, broker calls run on a local rate limit",
+        body="Orders still reach the broker. Orders stored meanwhile are sent by reconciliation "
+        "once Redis is back.",
+        fields={"Error": f"{type(exc).__name__}: {exc}"[:200]},
+        dedupe_key=f"redis-unavailable:{connection_id}:{timezone.now():%Y-%m-%dT%H}",
+    )
 
 
 def gateway_client_for(*, connection: BrokerConnection) -> GatewayClient:
@@ -72,7 +92,15 @@ def gateway_client_for(*, connection: BrokerConnection) -> GatewayClient:
         client = GatewayClient(
             gateway_config(connection.environment),
             Credentials(connection.username, broker_connection_api_key(connection=connection)),
-            rate_limiter=RedisRateLimiter(shared),
+            rate_limiter=RedisRateLimiter(
+                shared,
+                on_unavailable=lambda exc: _redis_unavailable_alert(
+                    tenant_id=connection.tenant_id,
+                    connection_id=connection.pk,
+                    name=connection.name,
+                    exc=exc,
+                ),
+            ),
             metrics=RedisMetrics(shared),
         )
         _clients[connection.pk] = (fingerprint, client)
@@ -94,6 +122,33 @@ def account_cancel_open_orders(*, account: TradingAccount) -> int:
         after={"broker_order_ids": [o.id for o in orders]},
     )
     return len(orders)
+
+
+def contract_flatten(*, account: TradingAccount, contract_id: str, reason: str) -> None:
+    """Cancel what is working on one contract, then close its position: a strategy's flatten, which
+    must not touch the account's other contracts. Idempotent (acts on what is still open)."""
+    client = gateway_client_for(connection=account.connection)
+    broker_account = account.projectx_account_id
+    orders = [o for o in client.search_open_orders(broker_account) if o.contract_id == contract_id]
+    for order in orders:
+        with contextlib.suppress(OrderStateConflict, BrokerRejected):  # it finished meanwhile
+            client.cancel_order(broker_account, order.id)
+    held = any(p.contract_id == contract_id for p in client.search_open_positions(broker_account))
+    if held:
+        client.close_position(broker_account, contract_id)
+    audit_record(
+        tenant=account.tenant_id,
+        actor=None,
+        actor_label="execution",
+        target=account,
+        action="account.contract_flattened",
+        after={
+            "reason": reason,
+            "contract": contract_id,
+            "cancelled": [o.id for o in orders],
+            "closed": held,
+        },
+    )
 
 
 def account_flatten(*, account: TradingAccount, reason: str) -> None:

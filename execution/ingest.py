@@ -17,6 +17,7 @@ from accounts.services import audit_record
 from analytics.health import hub_state_record
 from execution.gateway import types as gw
 from execution.models import (
+    OPEN_STATUSES,
     AccountDay,
     Fill,
     Instrument,
@@ -130,6 +131,9 @@ def order_record_broker_update(*, account: TradingAccount, order: gw.Order) -> O
     now = timezone.now()
     row.broker_order_id = order.id
     row.status, row.filled_size = after.status, after.filled_size
+    # A bracket child gets its prices once its entry fills, and a stop moves: the broker's latest.
+    row.stop_price = order.stop_price if order.stop_price is not None else row.stop_price
+    row.limit_price = order.limit_price if order.limit_price is not None else row.limit_price
     if order.filled_price is not None and after.filled_size:
         row.average_fill_price = order.filled_price
     if row.acknowledged_at is None and after.status != OrderStatus.NEW:
@@ -137,19 +141,45 @@ def order_record_broker_update(*, account: TradingAccount, order: gw.Order) -> O
     if after.status in TERMINAL and row.closed_at is None:
         row.closed_at = now
     row.save()
+    if row.oco_group and after.filled_size and not before.filled_size:
+        _cancel_oco_siblings(row)
     if after != before:
-        publish_account_event(
-            tenant_id=account.tenant_id,
-            account_id=account.pk,
-            kind="order",
-            data={
-                "id": str(row.public_id),
-                "status": row.status,
-                "filled_size": row.filled_size,
-                "role": row.role,
-            },
-        )
+        order_publish(row)
     return row
+
+
+def order_publish(row: Order) -> None:
+    """Push an order's new status to the account's open dashboards (after commit)."""
+    publish_account_event(
+        tenant_id=row.tenant_id,
+        account_id=row.account_id,
+        kind="order",
+        data={
+            "id": str(row.public_id),
+            "status": row.status,
+            "filled_size": row.filled_size,
+            "role": row.role,
+        },
+    )
+
+
+def _cancel_oco_siblings(filled: Order) -> None:
+    """The first fill of an entry cancels the other entries of its OCO group, at once (the broker
+    has no OCO between entries; waiting for the strategy's next step could let both fill)."""
+    from execution.tasks import order_cancel_task
+
+    siblings = (
+        Order.objects.for_tenant(filled.tenant_id)
+        .filter(account_id=filled.account_id, oco_group=filled.oco_group, status__in=OPEN_STATUSES)
+        .exclude(pk=filled.pk)
+        .values_list("pk", flat=True)
+    )
+    for pk in siblings:
+        transaction.on_commit(
+            lambda pk=pk: order_cancel_task.apply_async(
+                kwargs={"tenant_id": filled.tenant_id, "order_id": pk}, queue="critical"
+            )
+        )
 
 
 @transaction.atomic

@@ -727,3 +727,13 @@ def roll_trading_day(
         lock_reason=lock,
         session_close_at=None,
     )
+
+
+def trade_risk_usd(
+    *, stop_loss_ticks: int | None, size: int, tick_value_usd: Decimal, fee_per_side_usd: Decimal
+) -> Decimal | None:
+    """What a stop-out of a bracketed entry costs: |stop distance| x tick value x size, plus the
+    fees of both sides (``ProposedOrder.max_loss_usd``). None without a protective stop."""
+    if stop_loss_ticks is None:
+        return None
+    return abs(stop_loss_ticks) * tick_value_usd * size + 2 * fee_per_side_usd * size

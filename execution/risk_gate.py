@@ -139,16 +139,6 @@ def gate_context(*, account: TradingAccount, now: datetime | None = None) -> Gat
     )
 
 
-def trade_risk_usd(
-    *, stop_loss_ticks: int | None, size: int, tick_value_usd: Decimal, fee_per_side_usd: Decimal
-) -> Decimal | None:
-    """What a stop-out of a bracketed entry costs: |stop distance| x tick value x size, plus the
-    fees of both sides. None without a protective stop (the rule is then skipped)."""
-    if stop_loss_ticks is None:
-        return None
-    return abs(stop_loss_ticks) * tick_value_usd * size + 2 * fee_per_side_usd * size
-
-
 def check(
     context: GateContext, proposed: risk.ProposedOrder, *, now: datetime
 ) -> risk.RiskDecision:

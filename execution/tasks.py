@@ -95,6 +95,16 @@ def order_send_task(*, tenant_id: int, order_id: int) -> None:
         trading.order_send(order=order)
 
 
+@shared_task(name="execution.order_cancel", **BROKER_RETRY)
+def order_cancel_task(*, tenant_id: int, order_id: int) -> None:
+    """Idempotent: an order already finished is left as it is."""
+    from execution import trading
+
+    order = _order(tenant_id, order_id)
+    if order is not None:
+        trading.order_cancel(tenant=order.tenant, order=order)
+
+
 @shared_task(name="execution.order_recover", acks_late=True)
 def order_recover_task(*, tenant_id: int, order_id: int) -> None:
     from execution import trading

@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Tenant, TradingAccount
@@ -99,6 +99,7 @@ class OrderProposal:
     take_profit_ticks: int | None = None
     role: str = OrderRole.MANUAL
     last_price: Decimal | None = None
+    oco_group: str = ""  # entries sharing a group: the first fill cancels the others (ingest)
 
 
 # --- submit ---------------------------------------------------------------------------------------
@@ -112,26 +113,37 @@ def order_submit(
     strategy_config: Any = None,
     actor: AbstractBaseUser | None = None,
     now: datetime | None = None,
+    custom_tag: str | None = None,
 ) -> Order:
     """Validate, risk-check and store one order; queue its sending if allowed.
 
     Returns the stored order: NEW (queued) or REJECTED with `rejection_reason`.
+    `custom_tag` (unique per account) makes the call idempotent: when an order with that tag exists
+    it is returned unchanged (a strategy intent carried out twice places one order).
     Raises InvalidOrder for requests that cannot be an order, PermissionError across tenants.
     """
     now = now or timezone.now()
     _validate(tenant, account, proposal, strategy_config)
+    if custom_tag is not None:
+        existing = _order_tagged(tenant, account, custom_tag)
+        if existing is not None:
+            return existing
     context = risk_gate.gate_context(account=account, now=now)
     decision = risk_gate.check(context, _proposed(proposal, strategy_config), now=now)
     reasons = [risk_gate.reason_text(decision)] if not decision.allowed else []
     if not proposal.instrument.is_active:
         reasons.append(f"contract {proposal.instrument.contract_id} is not active")
     with transaction.atomic():
-        order = _new_order(tenant, account, proposal, strategy_config)
+        order = _new_order(tenant, account, proposal, strategy_config, custom_tag)
         if reasons:
             order.status = OrderStatus.REJECTED
             order.rejection_reason = " | ".join(reasons)
             order.closed_at = now
-        order.save()
+        try:
+            with transaction.atomic():
+                order.save()
+        except IntegrityError:  # the same tag stored meanwhile by a concurrent call
+            return _order_tagged(tenant, account, order.custom_tag)
         audit_record(
             tenant=tenant,
             actor=actor,
@@ -210,7 +222,7 @@ def _proposed(proposal: OrderProposal, strategy_config: Any) -> risk.ProposedOrd
         price=proposal.limit_price if proposal.limit_price is not None else proposal.stop_price,
         last_price=proposal.last_price,
         is_strategy_enabled=strategy_config is None or bool(strategy_config.is_enabled),
-        max_loss_usd=risk_gate.trade_risk_usd(
+        max_loss_usd=risk.trade_risk_usd(
             stop_loss_ticks=proposal.stop_loss_ticks,
             size=proposal.size,
             tick_value_usd=instrument.tick_value_usd,
@@ -227,8 +239,16 @@ def signed_bracket_ticks(side: int, ticks: int | None, *, is_stop_loss: bool) ->
     return -ticks if below_entry else ticks
 
 
+def _order_tagged(tenant: Tenant, account: TradingAccount, custom_tag: str) -> Order | None:
+    return Order.objects.for_tenant(tenant).filter(account=account, custom_tag=custom_tag).first()
+
+
 def _new_order(
-    tenant: Tenant, account: TradingAccount, proposal: OrderProposal, strategy_config: Any
+    tenant: Tenant,
+    account: TradingAccount,
+    proposal: OrderProposal,
+    strategy_config: Any,
+    custom_tag: str | None,
 ) -> Order:
     order = Order(
         tenant=tenant,
@@ -247,12 +267,11 @@ def _new_order(
             proposal.side, proposal.take_profit_ticks, is_stop_loss=False
         ),
         role=proposal.role,
+        oco_group=proposal.oco_group,
         status=OrderStatus.NEW,
     )
-    # Our id, unique per account (a UUID), chosen before anything is sent.
-    order.custom_tag = f"ts-{order.public_id.hex}"
-    if proposal.stop_loss_ticks or proposal.take_profit_ticks:
-        order.oco_group = order.custom_tag
+    # Our id, unique per account, chosen before anything is sent: the caller's or a UUID.
+    order.custom_tag = custom_tag or f"ts-{order.public_id.hex}"
     return order
 
 
@@ -435,6 +454,7 @@ def _record_placed(order: Order, placed: gw.PlacedOrder) -> Order:
         target=row,
         after={"broker_order_id": placed.order_id, "recovered": placed.recovered},
     )
+    ingest.order_publish(row)  # the hub's "open" may have come first and changed nothing
     return row
 
 

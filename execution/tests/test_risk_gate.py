@@ -218,7 +218,7 @@ def test_a_bracket_whose_stop_out_alone_reaches_the_daily_limit_is_refused(accou
     assert order.rejection_reason.startswith("trade_risk_too_large: a stop-out would lose 1002.80")
     allowed = submit(account, es, stop_loss_ticks=8, take_profit_ticks=12)
     assert (allowed.stop_loss_ticks, allowed.take_profit_ticks) == (-8, 12)
-    assert allowed.oco_group == allowed.custom_tag
+    assert allowed.oco_group == ""  # a lone bracket cancels no other entry
 
 
 def test_every_failed_rule_is_in_the_reason(account, es):

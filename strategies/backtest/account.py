@@ -70,11 +70,22 @@ class Account:
     def end_day(self, trading_date: date) -> None:
         self.state = risk.roll_trading_day(self.limits, self.state, self.state.balance_usd)
 
-    def entry_refusal(self, side: int, qty: int, kind: int, ts: int) -> str | None:
-        """Why ``check_order`` refuses a new entry now, or None."""
+    def entry_refusal(
+        self, side: int, qty: int, ts: int, *, stop_loss_ticks: int | None, fee_usd: Decimal
+    ) -> str | None:
+        """Why ``check_order`` refuses a new entry now, or None (the live gate's rules, including
+        the stop-out that alone would reach a loss limit)."""
         if self.state.lock_reason is not None:
             return f"account locked ({self.state.lock_reason})"
-        proposed = risk.ProposedOrder(self.contract.symbol, Side(side), qty, OrderKind.MARKET)
+        max_loss = risk.trade_risk_usd(
+            stop_loss_ticks=stop_loss_ticks,
+            size=qty,
+            tick_value_usd=self.contract.tick_value,
+            fee_per_side_usd=fee_usd,
+        )
+        proposed = risk.ProposedOrder(
+            self.contract.symbol, Side(side), qty, OrderKind.MARKET, max_loss_usd=max_loss
+        )
         decision = risk.check_order(
             self.limits, self.state, proposed, datetime.fromtimestamp(ts, UTC)
         )

@@ -335,7 +335,9 @@ class Replay:
 
     def _place(self, intent: PlaceBracket, ts: int) -> list[Event]:
         validate_bracket(intent)
-        blocked = self.account.entry_refusal(intent.side, intent.qty, intent.kind, ts)
+        blocked = self.account.entry_refusal(
+            intent.side, intent.qty, ts, stop_loss_ticks=intent.stop_loss_ticks, fee_usd=self.fee
+        )
         if blocked is None and any(o.tag == intent.tag for o in self._all_orders()):
             blocked = "duplicate tag"
         if blocked is not None:

@@ -72,22 +72,33 @@ def test_a_bar_gapping_through_the_stop_loss_fills_at_its_open():
     assert (trade.exit_reason, trade.exit_ticks) == ("stop_loss", 15950)
 
 
-def test_daily_loss_limit_liquidates_at_the_limit_and_locks_the_day():
-    limits = RiskLimits(
-        starting_balance_usd=Decimal(50_000),
-        max_loss_limit_usd=Decimal(2_000),
-        max_contracts=5,
-        daily_loss_limit_usd=Decimal(300),
-        mll_mode=MllMode.END_OF_DAY,
-    )
+DLL_300 = RiskLimits(
+    starting_balance_usd=Decimal(50_000),
+    max_loss_limit_usd=Decimal(2_000),
+    max_contracts=5,
+    daily_loss_limit_usd=Decimal(300),
+    mll_mode=MllMode.END_OF_DAY,
+)
+
+
+def test_a_bracket_whose_stop_out_alone_reaches_the_daily_limit_is_refused_as_live():
+    # 40 ticks x $12.50 + $2.80 fees = $502.80 >= $300 of room: the live gate's rule, same text.
+    strategy, result = run([(et_ts(DAY, 10, 1), [market("a", sl=40)])], limits=DLL_300)
+    assert result.trades == []
+    (refused,) = [e for e in strategy.events if isinstance(e, OrderUpdate)]
+    assert refused.status == "rejected"
+    assert refused.reason.startswith("a stop-out would lose 502.80")
+
+
+def test_a_gap_through_the_stop_past_the_daily_limit_locks_the_day():
     strategy, result = run(
-        [(et_ts(DAY, 10, 1), [market("a", sl=40)]), (et_ts(DAY, 11, 0), [market("b")])],
-        {time(10, 1): (16000, 16001, 15999, 16000), time(10, 5): (15990, 15991, 15950, 15960)},
-        limits=limits,
+        [(et_ts(DAY, 10, 1), [market("a", sl=20)]), (et_ts(DAY, 11, 0), [market("b")])],
+        {time(10, 1): (16000, 16001, 15999, 16000), time(10, 5): (15960, 15961, 15950, 15955)},
+        limits=DLL_300,
     )
     (trade,) = result.trades
-    # $300 - $2.80 round-trip fees = $297.20 of price loss allowed: 23.776 ticks -> 24 ticks.
-    assert (trade.exit_reason, trade.exit_ticks) == ("risk", 16000 - 24)
+    assert trade.exit_ticks == 15960  # the bar opened beyond the stop: filled at the open
+    assert trade.pnl_usd == Decimal("-502.80")
     assert result.daily_loss_limit_days == [DAY]
     assert result.survived
     refused = [e for e in strategy.events if isinstance(e, OrderUpdate)]
@@ -103,13 +114,13 @@ def test_maximum_loss_limit_fails_the_account_on_that_day():
         daily_loss_limit_usd=None,
         mll_mode=MllMode.END_OF_DAY,
     )
-    _, result = run(
-        [(et_ts(DAY, 10, 1), [market("a", sl=40)])],
-        {time(10, 1): (16000, 16001, 15999, 16000), time(10, 5): (15990, 15991, 15950, 15960)},
+    _, result = run(  # a 12-tick stop ($152.80) fits the $200 of room; the bar gaps through it
+        [(et_ts(DAY, 10, 1), [market("a", sl=12)])],
+        {time(10, 1): (16000, 16001, 15999, 16000), time(10, 5): (15970, 15971, 15950, 15960)},
         limits=limits,
     )
     (trade,) = result.trades
-    assert trade.exit_reason == "risk"
+    assert trade.exit_ticks == 15970
     assert (result.survived, result.failed_on) == (False, DAY)
     assert "max loss limit breached" in result.failure_reason
 
@@ -123,7 +134,7 @@ def test_an_intraday_trailing_maximum_loss_follows_open_profit():
         mll_mode=MllMode.INTRADAY,
     )
     _, result = run(
-        [(et_ts(DAY, 10, 1), [market("a", sl=100, tp=None)])],
+        [(et_ts(DAY, 10, 1), [market("a", sl=30, tp=None)])],  # $377.80 of $500 room
         {
             time(10, 1): (16000, 16001, 15999, 16000),
             time(10, 2): (16000, 16040, 16000, 16040),  # +40 ticks open: the floor rises $500

@@ -67,8 +67,9 @@ def test_multi_week_run_reports_whether_the_50k_combine_survives(es):
     """50K Trading Combine (MLL $2,000 trailing intraday, DLL $1,000), default parameters.
 
     2023-01-03: short 3877.00, open profit peaks at +$1,387.50 (floor -> $49,387.50), exits at
-    breakeven +$9.70. 2023-01-04: long 3905.25; equity reaches the floor 50 ticks lower, at
-    3892.75: liquidated (-$627.80), account failed."""
+    breakeven +$9.70. From 2023-01-04 only $622.20 is left above the floor, and every breakout's
+    stop-out alone (about $1,000) would reach it: the pre-trade rule the live gate applies refuses
+    them all, so the account survives by not trading."""
     result = run_backtest(
         "overnight_range_breakout",
         {},
@@ -79,13 +80,15 @@ def test_multi_week_run_reports_whether_the_50k_combine_survives(es):
     )
     assert [
         (t.trading_date, t.side, t.exit_price, t.exit_reason, t.pnl_usd) for t in result.trades
-    ] == [
-        (date(2023, 1, 3), Side.SELL, Decimal("3876.75"), "stop_loss", Decimal("9.70")),
-        (date(2023, 1, 4), Side.BUY, Decimal("3892.75"), "risk", Decimal("-627.80")),
-    ]
-    assert (result.survived, result.failed_on) == (False, date(2023, 1, 4))
-    assert result.failure_reason == "max loss limit breached: equity 49381.90 <= floor 49387.50"
-    assert result.session_dates[-1] == date(2023, 1, 4)  # replay stops at the failure
+    ] == [(date(2023, 1, 3), Side.SELL, Decimal("3876.75"), "stop_loss", Decimal("9.70"))]
+    refused = [d for d in result.decisions if d.action == "rejected"]
+    assert refused[0].tag == "2023-01-04#1:buy"
+    assert refused[0].reason == (
+        "a stop-out would lose 990.30, reaching the max loss limit (622.20 of room left)"
+    )
+    assert all("reaching the max loss limit" in d.reason for d in refused)
+    assert (result.survived, result.failed_on) == (True, None)
+    assert result.session_dates[-1] == date(2023, 2, 28)
 
 
 def test_a_surviving_multi_week_run(es):

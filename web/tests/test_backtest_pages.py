@@ -74,7 +74,7 @@ def test_result_page_lists_the_trades(owner_client, tenant_a):
         bars_source="es_1min_2019-2023.csv.gz",
         first_date=date(2021, 1, 4),
         last_date=date(2021, 1, 29),
-        params={"stop_atr": "0.5", "target_atr": "1.0"},
+        params={"stop_atr": "0.15", "target_atr": "0.3"},  # stop-outs within the loss limits
         enqueue=False,
     )
     run = backtest_execute(run=run)
