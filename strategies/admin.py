@@ -3,7 +3,13 @@ from django.http import HttpRequest
 
 from accounts.admin_scoping import TenantScopedAdmin
 from strategies import services
-from strategies.models import BacktestRun, BacktestSweep, StrategyConfig
+from strategies.models import (
+    BacktestRun,
+    BacktestSweep,
+    StrategyConfig,
+    StrategyDecision,
+    StrategyRuntime,
+)
 
 
 @admin.register(StrategyConfig)
@@ -81,4 +87,39 @@ class BacktestSweepAdmin(TenantScopedAdmin):
     readonly_fields = [f.name for f in BacktestSweep._meta.fields if f.name not in ("id", "tenant")]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(StrategyRuntime)
+class StrategyRuntimeAdmin(TenantScopedAdmin):
+    """The live desks: read-only (the runtime owns them); the state blob is never shown."""
+
+    list_display = ("account", "instrument", "tenant", "stepped_at", "bars_through", "last_error")
+    list_filter = ("tenant",)
+    list_select_related = ("tenant", "account", "instrument")
+    fields = ("tenant", "account", "instrument", "stepped_at", "bars_through", "last_error")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(StrategyDecision)
+class StrategyDecisionAdmin(TenantScopedAdmin):
+    """The live journal: every decision with its reason and outcome; read-only."""
+
+    list_display = ("decided_at", "tenant", "strategy_config", "action", "tag", "status", "reason")
+    list_filter = ("status", "action", "tenant")
+    search_fields = ("tag", "reason", "outcome")
+    list_select_related = ("tenant", "strategy_config")
+    readonly_fields = [f.name for f in StrategyDecision._meta.fields if f.name != "id"]
+    date_hierarchy = "decided_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

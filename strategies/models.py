@@ -123,3 +123,66 @@ class BacktestRun(TenantOwned):
     @property
     def progress_percent(self) -> int:
         return round(self.progress_share * 100)
+
+
+class StrategyRuntime(TenantOwned):
+    """The live runtime of one account's enabled strategies on one contract (strategies/live).
+
+    ``state`` is the pickled ``Desk``: written and read only by this platform's own workers, never
+    from user input. When it cannot be read (a deploy changed the classes) the desk is rebuilt from
+    cached history, so it is a cache of what the bars and fills determine, not the truth."""
+
+    account = models.ForeignKey(
+        "accounts.TradingAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    instrument = models.ForeignKey(
+        "execution.Instrument", on_delete=models.PROTECT, related_name="+"
+    )
+    state = models.BinaryField(null=True, blank=True)
+    signature = models.CharField(max_length=64, blank=True, help_text="The configurations run.")
+    bars_through = models.DateTimeField(null=True, blank=True, help_text="Close of the last bar.")
+    stepped_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta(TenantOwned.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "instrument"], name="uniq_runtime_per_contract"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"runtime {self.account_id}/{self.instrument_id}"
+
+
+class DecisionStatus(models.TextChoices):
+    NOTED = "noted", "Noted"  # a decision without an order (a skipped day, a blocked signal)
+    PENDING = "pending", "Pending"  # an intent waiting to be carried out
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class StrategyDecision(TenantOwned):
+    """Every decision of the live runtime, with its reason and what came of it: the journal's
+    source, and the outbox from which intents are carried out (nothing decided is lost)."""
+
+    runtime = models.ForeignKey(StrategyRuntime, on_delete=models.CASCADE, related_name="decisions")
+    strategy_config = models.ForeignKey(
+        StrategyConfig, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
+    decided_at = models.DateTimeField(help_text="Strategy time (the bar or fill it answered).")
+    action = models.CharField(max_length=20)
+    tag = models.CharField(max_length=64, blank=True)
+    reason = models.TextField()
+    intent = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=DecisionStatus.choices)
+    outcome = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantOwned.Meta):
+        ordering = ["decided_at", "pk"]
+        indexes = [models.Index(fields=["runtime", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.tag}: {self.reason}"

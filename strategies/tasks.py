@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from execution.tasks import BROKER_RETRY
 from strategies.models import BacktestRun
 
 
@@ -14,3 +15,39 @@ def backtest_run_task(*, tenant_id: int, run_id: int) -> None:
     if run is None:
         return
     backtest_execute(run=run)
+
+
+# A step is idempotent (strategies/live/services.py), so a late or repeated delivery changes
+# nothing; one left in the queue for a minute is stale and dropped (the next minute's replaces it).
+STEP_EXPIRES_SECONDS = 55
+
+
+@shared_task(name="strategies.desks_step_fleet", acks_late=True)
+def desks_step_fleet_task() -> int:
+    """Every minute (beat): one step task per desk, spread over the workers."""
+    from strategies.selectors import fleet_desks
+
+    desks = fleet_desks()
+    for tenant_id, account_id, instrument_id in desks:
+        desk_step_task.apply_async(
+            kwargs={
+                "tenant_id": tenant_id,
+                "account_id": account_id,
+                "instrument_id": instrument_id,
+            },
+            queue="high",
+            expires=STEP_EXPIRES_SECONDS,
+        )
+    return len(desks)
+
+
+@shared_task(name="strategies.desk_step", **BROKER_RETRY)
+def desk_step_task(*, tenant_id: int, account_id: int, instrument_id: int) -> None:
+    from accounts import selectors as account_selectors
+    from execution.models import Instrument
+    from strategies.live.services import desk_step
+
+    account = account_selectors.trading_account_get(tenant=tenant_id, account_id=account_id)
+    instrument = Instrument.objects.filter(pk=instrument_id).first()
+    if account is not None and instrument is not None:
+        desk_step(account=account, instrument=instrument)

@@ -225,6 +225,7 @@ CELERY_TASK_ROUTES = {
     "execution.account_*": {"queue": "critical"},  # flatten, cancel-all: the kill switch
     "execution.day_flatten_due": {"queue": "critical"},
     "execution.order_*": {"queue": "high"},
+    "strategies.desk*": {"queue": "high"},  # the live strategies' minute steps
     "strategies.*": {"queue": "normal"},
     "analytics.*": {"queue": "low"},
     "*.cleanup_*": {"queue": "background"},

@@ -110,12 +110,20 @@ class Context:
     def child(self, name: str) -> Context:
         """A context for a strategy run inside this one (the manager): its indicators are the
         parent's named ``"<name>/<indicator>"``; notes go to the same journal."""
-        parent = self._indicator
+        return Context(name, _Namespaced(self._indicator, name), self._notes)
 
-        def lookup(indicator: str, now: int) -> float | None:
-            return parent(f"{name}/{indicator}", now)
 
-        return Context(name, lookup, self._notes)
+class _Namespaced:
+    """A child's indicator lookup (a class, not a closure, so live runtimes can be pickled)."""
+
+    __slots__ = ("lookup", "prefix")
+
+    def __init__(self, lookup: Callable[[str, int], float | None], name: str) -> None:
+        self.lookup = lookup
+        self.prefix = f"{name}/"
+
+    def __call__(self, indicator: str, now: int) -> float | None:
+        return self.lookup(self.prefix + indicator, now)
 
 
 class Strategy(ABC):

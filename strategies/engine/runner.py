@@ -43,6 +43,11 @@ class LiveRunner:
         self._trading_date: date | None = None
         self._fired_at: int | None = None
 
+    @property
+    def trading_date(self) -> date | None:
+        """The trading date whose session is open (between session open and close), if any."""
+        return self._trading_date
+
     def _send(self, event: Event, now: int) -> list[Intent]:
         self.ctx.ts = now
         return self.strategy.on_event(event, self.ctx)

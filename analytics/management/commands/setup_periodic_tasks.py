@@ -19,6 +19,13 @@ SCHEDULE = [
     ("end-of-day flatten", "execution.day_flatten_due", "critical", ("every", 60)),
     ("day close and summary", "execution.day_close_due", "normal", ("every", 300)),
     ("overnight ranges", "execution.overnight_ranges_record", "normal", ("every", 60)),
+    # The live strategies: at second 0 of every minute, so the 09:30 breakout goes out at 09:30:00.
+    (
+        "strategy desks",
+        "strategies.desks_step_fleet",
+        "high",
+        ("crontab", "* * *", "America/New_York"),
+    ),
     (
         "cached bars clean-up",
         "execution.cleanup_cached_bars",
