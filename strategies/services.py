@@ -8,8 +8,8 @@ from django.db import transaction
 
 from accounts.models import Tenant, TradingAccount
 from accounts.services import audit_record, snapshot
-from execution.models import Instrument
-from strategies.models import StrategyConfig
+from execution.models import OPEN_STATUSES, Instrument, Order
+from strategies.models import DecisionStatus, StrategyConfig, StrategyDecision
 
 
 @transaction.atomic
@@ -129,3 +129,97 @@ def strategy_config_delete(
         tenant=tenant, actor=actor, action="strategy.delete", target=config, before=snapshot(config)
     )
     config.delete()
+
+
+@transaction.atomic
+def strategy_move_account(
+    *,
+    tenant: Tenant,
+    config: StrategyConfig,
+    account: TradingAccount,
+    actor: AbstractBaseUser | None,
+) -> StrategyConfig:
+    """Move a configuration to another account of the tenant: the per-strategy paper/live switch
+    (a simulator account trades paper money, a live one real money).
+
+    Refused, with a message a person can act on, while the strategy could still act on its current
+    account: while it is enabled (the simplest safe rule: disable, move, enable again), while orders
+    it placed there are open (they would be left without an owner), and while the live runtime still
+    has decisions of it to carry out (they would be placed on the old account after the move). Also
+    refused: the account it is already on, an inactive account, and a name the target account
+    already uses (names are unique per account).
+    """
+    config.require_tenant(tenant)
+    account.require_tenant(tenant)
+    config = (
+        StrategyConfig.objects.for_tenant(tenant)
+        .select_for_update(of=("self",))  # the strategy's row only, not its account's
+        .select_related("account")
+        .get(pk=config.pk)
+    )
+    target = TradingAccount.objects.for_tenant(tenant).filter(pk=account.pk).first()
+    if target is None:
+        raise ValidationError({"account": "No such account."})
+    current = config.account
+    if target.pk == current.pk:
+        raise ValidationError({"account": f"{config.name} already runs on {target.name}."})
+    if not target.is_active:
+        raise ValidationError(
+            {"account": f"{target.name} is not active; choose an active account."}
+        )
+    if config.is_enabled:
+        raise ValidationError(
+            {
+                "is_enabled": f"Disable {config.name} before moving it to another account: a "
+                "strategy is only moved while it is off, so it cannot be trading during the move. "
+                "Enable it again once it is on the new account."
+            }
+        )
+    open_orders = (
+        Order.objects.for_tenant(tenant)
+        .filter(strategy_config=config, account=current, status__in=OPEN_STATUSES)
+        .count()
+    )
+    if open_orders:
+        raise ValidationError(
+            {
+                "open_orders": f"{config.name} still has {open_orders} open order(s) on "
+                f"{current.name}; cancel them (or flatten the account) before moving it."
+            }
+        )
+    pending = (
+        StrategyDecision.objects.for_tenant(tenant)
+        .filter(strategy_config=config, status=DecisionStatus.PENDING)
+        .count()
+    )
+    if pending:
+        raise ValidationError(
+            {
+                "pending_decisions": f"The live runtime is still carrying out {pending} "
+                f"decision(s) of {config.name} on {current.name}; try again in a minute."
+            }
+        )
+    clash = (
+        StrategyConfig.objects.for_tenant(tenant)
+        .filter(account=target, name=config.name)
+        .exclude(pk=config.pk)
+    )
+    if clash.exists():
+        raise ValidationError(
+            {
+                "name": f"{target.name} already has a strategy named {config.name}; rename one of "
+                "them first."
+            }
+        )
+    before = snapshot(config)
+    config.account = target
+    config.save(update_fields=["account", "updated_at"])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="strategy.move_account",
+        target=config,
+        before=before,
+        after=snapshot(config),
+    )
+    return config

@@ -22,6 +22,9 @@ router.register(
 router.register("members", accounts_views.MemberViewSet, basename="member")
 router.register("audit-log", accounts_views.AuditEntryViewSet, basename="audit-entry")
 router.register("strategies", strategies_views.StrategyConfigViewSet, basename="strategy")
+router.register(
+    "strategy-decisions", strategies_views.StrategyDecisionViewSet, basename="strategy-decision"
+)
 router.register("backtests", strategies_views.BacktestRunViewSet, basename="backtest")
 router.register("orders", execution_views.OrderViewSet, basename="order")
 router.register("fills", execution_views.FillViewSet, basename="fill")

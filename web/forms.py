@@ -15,7 +15,7 @@ from execution.models import Instrument
 from notifications.discord import InvalidWebhookUrl
 from notifications.models import NotificationEvent
 from notifications.services import webhook_url_check
-from strategies.models import StrategyKind
+from strategies.models import StrategyConfig, StrategyKind
 
 
 class SecretInput(forms.PasswordInput):
@@ -109,6 +109,43 @@ class StrategyCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = accounts  # the current desk's accounts only
         self.fields["instrument"].queryset = instruments
+
+
+class StrategyMoveForm(forms.Form):
+    """The paper-trading switch: the account to move a strategy to. The choices are the current
+    desk's accounts; the service decides whether the move is allowed and says why not."""
+
+    account = forms.ModelChoiceField(queryset=TradingAccount.all_tenants.none())
+
+    def __init__(self, *args: Any, accounts: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts
+
+
+class DecisionFilterForm(forms.Form):
+    """Filters of the journal's strategy decisions (query parameters, prefixed "decisions-"); the
+    choices are the current desk's strategies and accounts, so another desk's ids are invalid."""
+
+    strategy = forms.ModelChoiceField(
+        queryset=StrategyConfig.all_tenants.none(), required=False, empty_label="All strategies"
+    )
+    account = forms.ModelChoiceField(
+        queryset=TradingAccount.all_tenants.none(), required=False, empty_label="All accounts"
+    )
+
+    def __init__(self, *args: Any, strategies: Any, accounts: Any, **kwargs: Any) -> None:
+        super().__init__(*args, prefix="decisions", **kwargs)
+        self.fields["strategy"].queryset = strategies
+        self.fields["strategy"].label_from_instance = lambda c: f"{c.name} · {c.account.name}"
+        self.fields["account"].queryset = accounts
+
+    def filters(self) -> dict[str, Any]:
+        """Selector arguments (strategies.selectors.strategy_decision_list) from the valid choices;
+        an invalid one (another desk's id, a stale link) filters nothing and shows its error."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        chosen = {"strategy_config": data.get("strategy"), "account": data.get("account")}
+        return {name: value for name, value in chosen.items() if value is not None}
 
 
 class ReasonForm(forms.Form):

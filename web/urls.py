@@ -20,6 +20,11 @@ urlpatterns = [
     path("strategies/new/", strategies.strategy_create, name="strategy_create"),
     path("strategies/<int:config_id>/", strategies.strategy_edit, name="strategy_edit"),
     path("strategies/<int:config_id>/enabled/", strategies.strategy_toggle, name="strategy_toggle"),
+    path(
+        "strategies/<int:config_id>/account/",
+        strategies.strategy_move_account,
+        name="strategy_move_account",
+    ),
     path("backtests/", backtests.backtest_list, name="backtest_list"),
     path("backtests/<int:run_id>/", backtests.backtest_detail, name="backtest_detail"),
     path("backtests/<int:run_id>/status.json", backtests.backtest_status, name="backtest_status"),

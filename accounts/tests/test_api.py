@@ -80,7 +80,7 @@ def test_session_login_works_too(world: World) -> None:
     response = client.get(f"{API}/accounts/")
 
     assert response.status_code == 200
-    assert response.json()["count"] == 1
+    assert response.json()["count"] == 2  # account_a and account_a_live
 
 
 def test_token_endpoint_is_throttled_per_client(world: World, monkeypatch: Any) -> None:
@@ -392,7 +392,7 @@ def test_account_list_query_count_does_not_grow_with_accounts(
     with django_assert_max_num_queries(4):
         response = client.get(f"{API}/accounts/")
 
-    assert response.json()["count"] == 11
+    assert response.json()["count"] == 12  # the world's two, and ten more
 
 
 # --- Schema and docs -------------------------------------------------------------------------------

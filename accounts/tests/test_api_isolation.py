@@ -16,6 +16,11 @@ from accounts.tests.test_api_support import API, World, _fresh_throttles, api, r
 FIXTURES = (_fresh_throttles, api, world)  # shared fixtures, imported by name for pytest
 
 Path = Callable[[World], str]
+Body = dict[str, Any] | Callable[[World], dict[str, Any]] | None
+
+
+def _body(world: World, body: Body) -> dict[str, Any] | None:
+    return body(world) if callable(body) else body
 
 
 def _account(w: World) -> str:
@@ -31,7 +36,7 @@ def _strategy(w: World) -> str:
 
 
 # (label, method, path, body): every detail route, update, delete and action on tenant A's objects.
-OBJECT_CASES: list[tuple[str, str, Path, dict[str, Any] | None]] = [
+OBJECT_CASES: list[tuple[str, str, Path, Body]] = [
     ("account_detail", "get", _account, None),
     ("account_risk_profile", "get", lambda w: _account(w) + "risk-profile/", None),
     (
@@ -60,6 +65,12 @@ OBJECT_CASES: list[tuple[str, str, Path, dict[str, Any] | None]] = [
     ("strategy_delete", "delete", _strategy, None),
     ("strategy_enable", "post", lambda w: _strategy(w) + "enable/", None),
     ("strategy_disable", "post", lambda w: _strategy(w) + "disable/", None),
+    (
+        "strategy_move_account",
+        "post",
+        lambda w: _strategy(w) + "move-account/",
+        lambda w: {"account": str(w.account_a_live.public_id)},
+    ),
     ("order_detail", "get", lambda w: f"{API}/orders/{w.order_a.public_id}/", None),
     ("backtest_detail", "get", lambda w: f"{API}/backtests/{w.backtest_a.public_id}/", None),
     ("backtest_result", "get", lambda w: f"{API}/backtests/{w.backtest_a.public_id}/result/", None),
@@ -75,6 +86,7 @@ LIST_PATHS = [
     "members",
     "audit-log",
     "strategies",
+    "strategy-decisions",
     "orders",
     "fills",
     "positions",
@@ -126,11 +138,14 @@ def _ids(world: World) -> list[str]:
     """Strings that must never appear in another tenant's answers."""
     return [
         str(world.account_a.public_id),
+        str(world.account_a_live.public_id),
         str(world.account_a.connection.public_id),
         str(world.strategy_a.public_id),
         str(world.order_a.public_id),
         str(world.backtest_a.public_id),
         world.account_a.name,
+        world.account_a_live.name,
+        world.decision_a.reason,
         "alice@",
         "tina@",
         "vera@",
@@ -143,11 +158,11 @@ def _ids(world: World) -> list[str]:
     ("label", "method", "path", "body"), OBJECT_CASES, ids=[c[0] for c in OBJECT_CASES]
 )
 def test_other_tenant_gets_404_and_nothing_changes(
-    world: World, api: Any, label: str, method: str, path: Path, body: dict | None
+    world: World, api: Any, label: str, method: str, path: Path, body: Body
 ) -> None:
     before = rows_of(world.tenant_a)
 
-    response = getattr(api(world.bob), method)(path(world), body, format="json")
+    response = getattr(api(world.bob), method)(path(world), _body(world, body), format="json")
 
     assert response.status_code == 404, (label, response.content)
     assert rows_of(world.tenant_a) == before
@@ -164,7 +179,9 @@ def test_other_tenant_lists_show_nothing_of_tenant_a(world: World, api: Any, res
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("resource", ["orders", "fills", "positions", "account-days"])
+@pytest.mark.parametrize(
+    "resource", ["orders", "fills", "positions", "account-days", "strategy-decisions"]
+)
 def test_filtering_by_another_tenants_account_finds_nothing(
     world: World, api: Any, resource: str
 ) -> None:
@@ -232,7 +249,10 @@ def test_user_with_several_tenants_picks_one_with_x_tenant(world: World, api: An
     in_b = api(world.alice, tenant=world.tenant_b).get(f"{API}/accounts/").json()
     default = api(world.alice).get(f"{API}/accounts/").json()  # first by tenant name: Desk A
 
-    assert [r["id"] for r in in_a["results"]] == [str(world.account_a.public_id)]
+    assert [r["id"] for r in in_a["results"]] == [
+        str(world.account_a.public_id),
+        str(world.account_a_live.public_id),
+    ]
     assert [r["id"] for r in in_b["results"]] == [str(world.account_b.public_id)]
     assert default == in_a
 
@@ -262,11 +282,11 @@ def test_anonymous_requests_get_401(world: World, resource: str) -> None:
     ("label", "method", "path", "body"), WRITE_CASES, ids=[c[0] for c in WRITE_CASES]
 )
 def test_viewer_gets_403_on_every_write_and_nothing_changes(
-    world: World, api: Any, label: str, method: str, path: Path, body: dict | None
+    world: World, api: Any, label: str, method: str, path: Path, body: Body
 ) -> None:
     before = rows_of(world.tenant_a)
 
-    response = getattr(api(world.vera), method)(path(world), body, format="json")
+    response = getattr(api(world.vera), method)(path(world), _body(world, body), format="json")
 
     assert response.status_code == 403, (label, response.content)
     assert rows_of(world.tenant_a) == before
@@ -321,6 +341,7 @@ def test_owner_only_endpoints_refuse_traders_and_viewers(
         lambda w: _account(w) + "risk-profile/",
         lambda w: f"{API}/strategies/",
         _strategy,
+        lambda w: f"{API}/strategy-decisions/",
         lambda w: f"{API}/orders/",
         lambda w: f"{API}/fills/",
         lambda w: f"{API}/positions/",
@@ -390,6 +411,7 @@ ROUTED_ACTIONS = {
     ("broker-connections", "api_key"),
     ("strategies", "enable"),
     ("strategies", "disable"),
+    ("strategies", "move_account"),
     ("strategies", "kinds"),
     ("backtests", "result"),
     ("analytics/accounts", "summary"),
@@ -413,13 +435,13 @@ def test_matrix_covers_every_routed_action() -> None:
     ("label", "method", "path", "body"), WRITE_CASES, ids=[c[0] for c in WRITE_CASES]
 )
 def test_every_successful_write_is_audited_with_its_actor(
-    world: World, api: Any, label: str, method: str, path: Path, body: dict | None
+    world: World, api: Any, label: str, method: str, path: Path, body: Body
 ) -> None:
     from accounts.models import AuditEntry
 
     last = AuditEntry.all_tenants.order_by("-pk").values_list("pk", flat=True).first()
 
-    response = getattr(api(world.alice), method)(path(world), body, format="json")
+    response = getattr(api(world.alice), method)(path(world), _body(world, body), format="json")
 
     new = AuditEntry.all_tenants.filter(pk__gt=last)
     assert response.status_code in (200, 202, 204), (label, response.content)

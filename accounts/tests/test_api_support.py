@@ -1,7 +1,8 @@
 """Fixtures shared by the API tests (imported by each test_api*.py; this module holds no tests).
 
 `world` builds tenant A (alice owner, tina trader, vera viewer) with one of every object the API
-exposes, and tenant B (bob owner) with an account of its own. `api` makes clients that sign in with a
+exposes (and a second, live, account to move its strategy to), and tenant B (bob owner) with an
+account of its own. `api` makes clients that sign in with a
 real DRF token, as scripts do.
 """
 
@@ -23,6 +24,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from accounts.models import (
     AuditEntry,
     BrokerConnection,
+    GatewayEnvironment,
     Membership,
     RiskProfile,
     Role,
@@ -30,10 +32,16 @@ from accounts.models import (
     TradingAccount,
 )
 from accounts.services import audit_record
-from accounts.tests.factories import MembershipFactory, UserFactory
+from accounts.tests.factories import MembershipFactory, TradingAccountFactory, UserFactory
 from execution.models import AccountDay, Fill, Order, OrderSide, Position
 from execution.tests.factories import InstrumentFactory, OrderFactory
-from strategies.models import BacktestRun, StrategyConfig
+from strategies.models import (
+    BacktestRun,
+    DecisionStatus,
+    StrategyConfig,
+    StrategyDecision,
+    StrategyRuntime,
+)
 from strategies.tests.factories import StrategyConfigFactory
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -44,6 +52,8 @@ TENANT_MODELS = (
     TradingAccount,
     RiskProfile,
     StrategyConfig,
+    StrategyRuntime,
+    StrategyDecision,
     Order,
     Fill,
     Position,
@@ -96,8 +106,10 @@ class World:
     vera: Any
     bob: Any
     account_a: TradingAccount
+    account_a_live: TradingAccount
     account_b: TradingAccount
     strategy_a: StrategyConfig
+    decision_a: StrategyDecision
     order_a: Order
     order_b: Order
     backtest_a: BacktestRun
@@ -111,6 +123,23 @@ def world(alice: Any, bob: Any, tenant_a: Tenant, tenant_b: Tenant, account_a, a
     MembershipFactory(tenant=tenant_a, user=vera, role=Role.VIEWER)
     instrument = InstrumentFactory()
     strategy_a = StrategyConfigFactory(tenant=tenant_a, account=account_a, instrument=instrument)
+    account_a_live = TradingAccountFactory(
+        tenant=tenant_a,
+        name="Live account of A",
+        connection__environment=GatewayEnvironment.LIVE,
+    )
+    runtime_a = StrategyRuntime.all_tenants.create(
+        tenant=tenant_a, account=account_a, instrument=instrument
+    )
+    decision_a = StrategyDecision.all_tenants.create(
+        tenant=tenant_a,
+        runtime=runtime_a,
+        strategy_config=strategy_a,
+        decided_at=datetime(2026, 11, 24, 9, 31, tzinfo=NEW_YORK),
+        action="blocked",
+        reason=f"c{strategy_a.pk}: blocked by the regime filter of desk A",
+        status=DecisionStatus.NOTED,
+    )
     order_a = OrderFactory(tenant=tenant_a, account=account_a, instrument=instrument)
     order_b = OrderFactory(tenant=tenant_b, account=account_b, instrument=instrument)
     executed_at = datetime(2026, 11, 24, 10, 0, tzinfo=NEW_YORK)
@@ -156,8 +185,10 @@ def world(alice: Any, bob: Any, tenant_a: Tenant, tenant_b: Tenant, account_a, a
         vera=vera,
         bob=bob,
         account_a=account_a,
+        account_a_live=account_a_live,
         account_b=account_b,
         strategy_a=strategy_a,
+        decision_a=decision_a,
         order_a=order_a,
         order_b=order_b,
         backtest_a=backtest_a,

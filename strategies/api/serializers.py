@@ -12,9 +12,16 @@ from rest_framework import serializers
 
 from accounts import selectors as account_selectors
 from accounts.api.fields import ReferenceSlugField, TenantRelatedField
+from accounts.api.serializers import TradingDatesFilterSerializer
 from execution import selectors as execution_selectors
 from strategies import selectors
-from strategies.models import BacktestRun, StrategyConfig, StrategyKind
+from strategies.models import (
+    BacktestRun,
+    DecisionStatus,
+    StrategyConfig,
+    StrategyDecision,
+    StrategyKind,
+)
 
 
 class StrategyConfigSerializer(serializers.ModelSerializer):
@@ -90,6 +97,13 @@ class StrategyConfigUpdateSerializer(serializers.Serializer):
         return value
 
 
+class StrategyMoveAccountSerializer(serializers.Serializer):
+    account = TenantRelatedField(
+        selector=account_selectors.trading_account_list,
+        help_text="The trading account to move the strategy to: a simulator (paper) or live one.",
+    )
+
+
 class ParamSpecSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=["int", "decimal", "time", "bool"])
@@ -136,3 +150,45 @@ class BacktestRunCreateSerializer(serializers.Serializer):
         max_digits=8, decimal_places=2, min_value=0, required=False, allow_null=True
     )
     slippage_ticks = serializers.IntegerField(min_value=0, max_value=100, required=False, default=0)
+
+
+class StrategyDecisionSerializer(serializers.ModelSerializer):
+    """One decision of the live runtime. ``account`` and ``instrument`` are those of the desk that
+    decided (kept when the strategy later moves); ``strategy`` is null for a desk-wide note."""
+
+    strategy = serializers.UUIDField(
+        source="strategy_config.public_id", read_only=True, allow_null=True, default=None
+    )
+    strategy_name = serializers.CharField(
+        source="strategy_config.name", read_only=True, allow_null=True, default=None
+    )
+    account = serializers.UUIDField(source="runtime.account.public_id", read_only=True)
+    instrument = serializers.CharField(
+        source="runtime.instrument.contract_id", read_only=True, help_text="ProjectX contract id."
+    )
+    intent = serializers.JSONField(
+        read_only=True, help_text="The order intent carried out (null for a noted decision)."
+    )
+
+    class Meta:
+        model = StrategyDecision
+        fields = (
+            "strategy", "strategy_name", "account", "instrument", "decided_at", "action", "tag",
+            "reason", "intent", "status", "outcome", "created_at", "updated_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class StrategyDecisionFilterSerializer(TradingDatesFilterSerializer):
+    strategy = serializers.UUIDField(
+        required=False, source="strategy_public_id", help_text="A strategy configuration's id."
+    )
+    account = serializers.UUIDField(
+        required=False, source="account_public_id", help_text="A trading account's id."
+    )
+    status = serializers.MultipleChoiceField(
+        choices=DecisionStatus.choices,
+        required=False,
+        source="statuses",
+        help_text="Repeat the parameter for several statuses.",
+    )

@@ -1,4 +1,5 @@
-"""Strategy configurations: CRUD, enable/disable, and each kind's parameter schema.
+"""Strategy configurations: CRUD, enable/disable, moving to another account (paper/live), each
+kind's parameter schema; and the live runtime's decisions (read-only).
 
 Viewers read; owners and traders create, edit, enable and disable (TenantScopedViewSet's roles).
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -19,7 +20,7 @@ from accounts.api.base import TenantCreateMixin, TenantScopedViewSet
 from accounts.models import Tenant
 from strategies import selectors, services
 from strategies.api import serializers as s
-from strategies.models import BacktestRun, StrategyConfig, StrategyKind
+from strategies.models import BacktestRun, StrategyConfig, StrategyDecision, StrategyKind
 
 PARAMS_ERROR = OpenApiResponse(
     description='Validation failed; parameter errors are under "params" as {field: message}.'
@@ -93,6 +94,27 @@ class StrategyConfigViewSet(
     def disable(self, request: Request, public_id: str) -> Response:
         return self._set_enabled(is_enabled=False)
 
+    @extend_schema(
+        request=s.StrategyMoveAccountSerializer,
+        responses={
+            200: s.StrategyConfigSerializer,
+            400: OpenApiResponse(
+                description="Refused: the strategy is enabled, has open orders or decisions "
+                "still being carried out, or the target account is inactive, the current one or "
+                "already has a strategy of that name."
+            ),
+        },
+        summary="Move to another account of the desk (the paper/live switch); disable it first",
+    )
+    @action(detail=True, methods=["post"], url_path="move-account")
+    def move_account(self, request: Request, public_id: str) -> Response:
+        config = self.get_object()
+        account = self.validated(s.StrategyMoveAccountSerializer)["account"]
+        config = services.strategy_move_account(
+            tenant=self.tenant, config=config, account=account, actor=request.user
+        )
+        return self.respond(config)
+
     def _set_enabled(self, *, is_enabled: bool) -> Response:
         config = self.get_object()
         if is_enabled:
@@ -118,6 +140,19 @@ class StrategyConfigViewSet(
             for kind in StrategyKind
         ]
         return Response(s.StrategyKindSerializer(data, many=True).data)
+
+
+@extend_schema_view(list=extend_schema(parameters=[s.StrategyDecisionFilterSerializer]))
+class StrategyDecisionViewSet(mixins.ListModelMixin, TenantScopedViewSet):
+    """The live runtime's decisions, newest first: the strategy manager's reasons (status "noted")
+    and the orders it sent (place, cancel, move stop, flatten) with what came of them. Read-only:
+    the runtime writes them."""
+
+    serializer_class = s.StrategyDecisionSerializer
+    filter_serializer_class = s.StrategyDecisionFilterSerializer
+
+    def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[StrategyDecision]:
+        return selectors.strategy_decision_list(tenant=tenant, **self.list_filters())
 
 
 class BacktestRunViewSet(

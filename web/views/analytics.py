@@ -1,4 +1,5 @@
-"""Performance over time, win rate and profit factor by strategy, and the trade journal."""
+"""Performance over time, win rate and profit factor by strategy, the trade journal and the live
+runtime's strategy decisions (the strategy manager's reasons and the orders it sent)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import selectors as account_selectors
 from analytics import services as analytics_services
 from execution import selectors as execution_selectors
+from strategies import selectors as strategy_selectors
 from web import selectors
+from web.forms import DecisionFilterForm
 from web.permissions import can_trade, member_required, trader_required
 
 JOURNAL_PAGE = 50
+DECISIONS_PAGE = 25
 PERIODS = {"30": 30, "90": 90, "365": 365, "all": None}
 
 
@@ -54,6 +59,13 @@ def analytics_index(request: HttpRequest) -> HttpResponse:
         for name, points in selectors.strategy_daily_net(tenant=tenant, since=since).items()
     ]
     winning_days = sum(1 for _, v in daily if v > 0)
+    decision_filter = DecisionFilterForm(
+        request.GET,
+        strategies=strategy_selectors.strategy_config_list(tenant=tenant),
+        accounts=account_selectors.trading_account_list(tenant=tenant),
+    )
+    decision_filters = decision_filter.filters()
+    decisions = strategy_selectors.strategy_decision_list(tenant=tenant, **decision_filters)
     return render(
         request,
         "web/analytics.html",
@@ -72,6 +84,11 @@ def analytics_index(request: HttpRequest) -> HttpResponse:
             "can_trade": can_trade(request),
             "journal": Paginator(selectors.trade_journal(tenant=tenant), JOURNAL_PAGE).get_page(
                 request.GET.get("page")
+            ),
+            "decision_filter": decision_filter,
+            "decisions_filtered": bool(decision_filters),
+            "decisions": Paginator(decisions, DECISIONS_PAGE).get_page(
+                request.GET.get("decisions_page")
             ),
         },
     )

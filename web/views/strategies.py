@@ -1,4 +1,6 @@
-"""Strategy control: the list with enable/disable, and the parameter editor built from the schema."""
+"""Strategy control: the list with enable/disable and each strategy's live runtime status, the
+parameter editor built from the schema, and the paper-trading switch (moving a strategy to a
+simulator or a live account of the desk)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -13,9 +16,9 @@ from accounts import selectors as account_selectors
 from strategies import selectors as strategy_selectors
 from strategies import services as strategy_services
 from strategies.engine.params import ParameterError, schema_for
-from strategies.models import StrategyConfig
+from strategies.models import StrategyConfig, StrategyRuntime
 from web import selectors
-from web.forms import StrategyCreateForm, params_from_form, strategy_params_form
+from web.forms import StrategyCreateForm, StrategyMoveForm, params_from_form, strategy_params_form
 from web.permissions import can_trade, member_required, trader_required
 
 
@@ -34,14 +37,24 @@ def _create_form(request: HttpRequest, data: object = None) -> StrategyCreateFor
     )
 
 
+def _runtimes(request: HttpRequest) -> dict[tuple[int, int], StrategyRuntime]:
+    """The desk's live runtimes by (account, instrument): a strategy runs in the one that matches."""
+    return {
+        (runtime.account_id, runtime.instrument_id): runtime
+        for runtime in strategy_selectors.strategy_runtime_list(tenant=request.tenant)
+    }
+
+
 def _list_page(request: HttpRequest, form: StrategyCreateForm, status: int = 200) -> HttpResponse:
     configs = strategy_selectors.strategy_config_list(tenant=request.tenant).select_related(
         "account__connection"
     )
+    runtimes = _runtimes(request)
+    rows = [(config, runtimes.get((config.account_id, config.instrument_id))) for config in configs]
     return render(
         request,
         "web/strategy_list.html",
-        {"strategies": configs, "can_trade": can_trade(request), "create_form": form},
+        {"rows": rows, "can_trade": can_trade(request), "create_form": form},
         status=status,
     )
 
@@ -122,8 +135,52 @@ def strategy_edit(request: HttpRequest, config_id: int) -> HttpResponse:
     if not may_edit:
         for field in form.fields.values():
             field.disabled = True
+    others = [
+        account
+        for account in account_selectors.trading_account_list(tenant=request.tenant)
+        if account.is_active and account.pk != config.account_id
+    ]
     return render(
         request,
         "web/strategy_edit.html",
-        {"config": config, "form": form, "schema": schema, "can_trade": may_edit},
+        {
+            "config": config,
+            "form": form,
+            "schema": schema,
+            "can_trade": may_edit,
+            "runtime": _runtimes(request).get((config.account_id, config.instrument_id)),
+            "paper_accounts": [a for a in others if a.is_simulated],
+            "live_accounts": [a for a in others if not a.is_simulated],
+        },
     )
+
+
+@trader_required
+@require_POST
+def strategy_move_account(request: HttpRequest, config_id: int) -> HttpResponse:
+    """The paper-trading switch: move the strategy to another account of the desk (the service
+    refuses while it is enabled or has open orders, and says so)."""
+    config = strategy_or_404(request, config_id)
+    form = StrategyMoveForm(
+        request.POST, accounts=account_selectors.trading_account_list(tenant=request.tenant)
+    )
+    if not form.is_valid():
+        messages.error(request, "Choose one of this desk's accounts to move the strategy to.")
+    else:
+        try:
+            config = strategy_services.strategy_move_account(
+                tenant=request.tenant,
+                config=config,
+                account=form.cleaned_data["account"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            where = (
+                "a simulated account: paper trading"
+                if config.account.is_simulated
+                else "a LIVE account: real orders once you enable it"
+            )
+            messages.success(request, f"{config.name} moved to {config.account.name} ({where}).")
+    return redirect(reverse("strategy_edit", args=[config.pk]) + "#paper-trading")
