@@ -25,8 +25,7 @@ from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
 from accounts.crypto import encrypt_secret
-from accounts.models import AuditEntry, GatewayEnvironment, NotificationChannel
-from accounts.tests.factories import TradingAccountFactory
+from accounts.models import AuditEntry, NotificationChannel
 from execution import broker, ingest, trading
 from execution.gateway.client import GatewayClient
 from execution.gateway.config import Credentials, GatewayConfig
@@ -43,6 +42,7 @@ from execution.models import (
     Position,
 )
 from execution.orders import OrderEvent, OrderState, apply
+from execution.tests.simulated import platform_on, simulator_account
 from markets.sessions import NEW_YORK, trading_date
 from notifications.models import NotificationDelivery
 from simulator.testing import running_simulator
@@ -83,27 +83,18 @@ class LoseResponses(httpx.BaseTransport):
 def sim(tmp_path, settings):
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     data = write_bars(tmp_path / "ep.csv.gz", BRACKET_BARS, start - timedelta(minutes=2))
-    with running_simulator(
-        tmp_path / "sim.sqlite3", data={"EP": data}, start=start, history_minutes=2
-    ) as handle:
-        settings.PROJECTX_SIM_API_URL = handle.base_url
-        settings.PROJECTX_SIM_USER_HUB_URL = handle.user_hub_url
-        settings.PROJECTX_SIM_MARKET_HUB_URL = handle.market_hub_url
-        broker._clients.clear()
+    with (
+        running_simulator(
+            tmp_path / "sim.sqlite3", data={"EP": data}, start=start, history_minutes=2
+        ) as handle,
+        platform_on(handle, settings),
+    ):
         yield handle
-        broker._clients.clear()
 
 
 @pytest.fixture
 def account(sim, tenant_a):
-    return TradingAccountFactory(
-        tenant=tenant_a,
-        projectx_account_id=sim.account_id,
-        connection__tenant=tenant_a,
-        connection__environment=GatewayEnvironment.SIMULATOR,
-        connection__username=sim.username,
-        connection__api_key_encrypted=encrypt_secret(sim.api_key),
-    )
+    return simulator_account(sim, tenant_a)
 
 
 def install_client(

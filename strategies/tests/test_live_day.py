@@ -24,9 +24,7 @@ import redis
 import time_machine
 from django.conf import settings
 
-from accounts.crypto import encrypt_secret
-from accounts.models import GatewayEnvironment, RiskProfile
-from accounts.tests.factories import TradingAccountFactory
+from accounts.models import RiskProfile
 from execution import broker, day, risk_gate, trading
 from execution.gateway.client import GatewayClient
 from execution.gateway.config import Credentials
@@ -42,6 +40,7 @@ from execution.models import (
     OvernightRange,
     Position,
 )
+from execution.tests.simulated import platform_on, simulator_account
 from markets.bars import load_bars_csv
 from markets.sessions import NEW_YORK, at_et
 from simulator.testing import market_data_dir, running_simulator
@@ -63,26 +62,18 @@ REPLAY_BUDGET = (100_000, 60)
 def desk(tmp_path, settings, tenant_a):
     if not ES_FILE.is_file():
         pytest.fail(f"the shared market data is missing: {ES_FILE}")
-    with running_simulator(
-        tmp_path / "sim.sqlite3",
-        data={"EP": ES_FILE},
-        replay_mode="calendar",
-        start=START,
-        general_rate=REPLAY_BUDGET,
-        bars_rate=REPLAY_BUDGET,
-    ) as sim:
-        settings.PROJECTX_SIM_API_URL = sim.base_url
-        settings.PROJECTX_SIM_USER_HUB_URL = sim.user_hub_url
-        settings.PROJECTX_SIM_MARKET_HUB_URL = sim.market_hub_url
-        broker._clients.clear()
-        account = TradingAccountFactory(
-            tenant=tenant_a,
-            projectx_account_id=sim.account_id,
-            connection__tenant=tenant_a,
-            connection__environment=GatewayEnvironment.SIMULATOR,
-            connection__username=sim.username,
-            connection__api_key_encrypted=encrypt_secret(sim.api_key),
-        )
+    with (
+        running_simulator(
+            tmp_path / "sim.sqlite3",
+            data={"EP": ES_FILE},
+            replay_mode="calendar",
+            start=START,
+            general_rate=REPLAY_BUDGET,
+            bars_rate=REPLAY_BUDGET,
+        ) as sim,
+        platform_on(sim, settings),
+    ):
+        account = simulator_account(sim, tenant_a)
         # A TopstepX account: the daily loss limit is not enforced (the maximum loss limit is).
         RiskProfile.objects.for_tenant(tenant_a).filter(account=account).update(
             is_daily_loss_enforced=False
@@ -103,7 +94,6 @@ def desk(tmp_path, settings, tenant_a):
             yield sim, account, instrument
         finally:
             celery_app.conf.task_always_eager = False
-            broker._clients.clear()
 
 
 def install_replay_client(sim, account) -> None:
