@@ -157,6 +157,54 @@ def audited(account, action: str) -> int:
     return AuditEntry.objects.for_tenant(account.tenant).filter(action=action).count()
 
 
+def test_a_caller_chosen_tag_makes_submit_idempotent(sim, account, client, es):
+    first = trading.order_submit(
+        tenant=account.tenant,
+        account=account,
+        proposal=trading.OrderProposal(instrument=es, side=OrderSide.BUY, size=1),
+        now=session_now(),
+        custom_tag="s:c1/day#1:buy",
+    )
+    again = trading.order_submit(
+        tenant=account.tenant,
+        account=account,
+        proposal=trading.OrderProposal(instrument=es, side=OrderSide.SELL, size=3),
+        now=session_now(),
+        custom_tag="s:c1/day#1:buy",
+    )
+    assert again.pk == first.pk
+    assert (again.side, again.size) == (OrderSide.BUY, 1)  # the stored order, unchanged
+    assert Order.objects.for_tenant(account.tenant).count() == 1
+
+
+def test_the_first_fill_of_an_entry_cancels_the_rest_of_its_oco_group(sim, account, client, es):
+    def stop_entry(side: int, price: str) -> Order:
+        order = submit(
+            account,
+            es,
+            side=side,
+            order_type=OrderType.STOP,
+            stop_price=Decimal(price),
+            stop_loss_ticks=8,
+            oco_group="s:breakout",
+        )
+        return trading.order_send(order=order)
+
+    buy, sell = stop_entry(OrderSide.BUY, "5000.75"), stop_entry(OrderSide.SELL, "4999.00")
+    sim.step(1)  # high 5001.00 reaches the buy stop; low 4999.50 stays above the sell stop
+    celery_app.conf.task_always_eager = True  # the cancel task runs inline, as a worker would
+    try:
+        trading.orders_reconcile(account=account)
+    finally:
+        celery_app.conf.task_always_eager = False
+    buy.refresh_from_db()
+    sell.refresh_from_db()
+    assert (buy.status, sell.status) == (OrderStatus.FILLED, OrderStatus.CANCELLED)
+    assert broker_orders(sim, sell.custom_tag)[0].status == 3  # cancelled at the broker
+    sim.step(1)
+    assert broker_orders(sim, sell.custom_tag)[0].status == 3  # and never filled
+
+
 def test_a_bracket_goes_from_submit_to_fill_to_flat(sim, account, client, es):
     entry = submit(account, es, stop_loss_ticks=8, take_profit_ticks=12)
     entry = trading.order_send(order=entry)

@@ -360,7 +360,7 @@ def _carry_out(decision: StrategyDecision, now: datetime) -> tuple[str, str]:
     intent = _intent(decision)
     runtime = decision.runtime
     if isinstance(intent, PlaceBracket):
-        if now - decision.created_at > PLACE_DEADLINE:
+        if now - decision.decided_at > PLACE_DEADLINE:
             return DecisionStatus.FAILED, "given up: not placed within 2 minutes of the decision"
         last = decision.intent.get("last_price")
         order = _place(runtime, intent, Decimal(last) if last else None, now)
