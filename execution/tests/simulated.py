@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from accounts.crypto import encrypt_secret
 from accounts.models import GatewayEnvironment, TradingAccount
 from accounts.tests.factories import TradingAccountFactory
 from execution import broker
+from simulator.testing import SimulatorHandle, running_simulator
+from simulator.tests.conftest import BRACKET_BARS, write_bars
 
 
 @contextmanager
@@ -36,3 +40,18 @@ def simulator_account(sim, tenant, **fields: object) -> TradingAccount:
         connection__api_key_encrypted=encrypt_secret(sim.api_key),
         **fields,
     )
+
+
+@contextmanager
+def bracket_simulator(tmp_path: Path, settings) -> Iterator[SimulatorHandle]:
+    """A simulator on a stepped clock from the wall clock's minute (its fills fall in today's
+    session) replaying `BRACKET_BARS` (the next open is 5000.00), with the platform on it."""
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    data = write_bars(tmp_path / "ep.csv.gz", BRACKET_BARS, start - timedelta(minutes=2))
+    with (
+        running_simulator(
+            tmp_path / "sim.sqlite3", data={"EP": data}, start=start, history_minutes=2
+        ) as handle,
+        platform_on(handle, settings),
+    ):
+        yield handle

@@ -42,11 +42,9 @@ from execution.models import (
     Position,
 )
 from execution.orders import OrderEvent, OrderState, apply
-from execution.tests.simulated import platform_on, simulator_account
+from execution.tests.simulated import bracket_simulator, simulator_account
 from markets.sessions import NEW_YORK, trading_date
 from notifications.models import NotificationDelivery
-from simulator.testing import running_simulator
-from simulator.tests.conftest import BRACKET_BARS, write_bars
 from tradingsite.celery import app as celery_app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("trading_sim")]
@@ -81,14 +79,7 @@ class LoseResponses(httpx.BaseTransport):
 
 @pytest.fixture
 def sim(tmp_path, settings):
-    start = datetime.now(UTC).replace(second=0, microsecond=0)
-    data = write_bars(tmp_path / "ep.csv.gz", BRACKET_BARS, start - timedelta(minutes=2))
-    with (
-        running_simulator(
-            tmp_path / "sim.sqlite3", data={"EP": data}, start=start, history_minutes=2
-        ) as handle,
-        platform_on(handle, settings),
-    ):
+    with bracket_simulator(tmp_path, settings) as handle:
         yield handle
 
 

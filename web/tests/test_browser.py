@@ -46,10 +46,8 @@ from execution import hubs_process, ingest, trading
 from execution.gateway import types as gw
 from execution.gateway.hubs import HubStateEvent, TradeEvent
 from execution.models import AccountDay, CachedBar, Fill, OrderSide, OrderStatus, OvernightRange
-from execution.tests.simulated import platform_on, simulator_account
+from execution.tests.simulated import bracket_simulator, simulator_account
 from markets.sessions import NEW_YORK, globex_session, trading_date
-from simulator.testing import running_simulator
-from simulator.tests.conftest import BRACKET_BARS, write_bars
 from strategies.tests.factories import StrategyConfigFactory
 from tradingsite.celery import app as celery_app
 from web.selectors import today_session
@@ -382,14 +380,7 @@ def sim(tmp_path, settings):
     """The ProjectX simulator on a stepped clock starting at the wall clock's minute (its fills fall in
     today's session), replaying EP bars whose next open is 5000.00; the platform's simulator
     connections point at it (in this process: the hubs and the order service run here)."""
-    start = datetime.now(UTC).replace(second=0, microsecond=0)
-    data = write_bars(tmp_path / "ep.csv.gz", BRACKET_BARS, start - timedelta(minutes=2))
-    with (
-        running_simulator(
-            tmp_path / "sim.sqlite3", data={"EP": data}, start=start, history_minutes=2
-        ) as handle,
-        platform_on(handle, settings),
-    ):
+    with bracket_simulator(tmp_path, settings) as handle:
         yield handle
 
 
