@@ -8,15 +8,20 @@ A read of [start, end) is served per UTC day:
 
 Prices are kept exact as integers of 10^-9 (the gateway's 9 decimals). Hits, misses and broker calls per
 broker login per day are counted in Redis for the health page and the benchmark.
+
+Redis is only the hot layer: while it is unreachable reads are served from PostgreSQL (and the
+counters skip), so a strategy never stops for it; the first read after it is back fills it again.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import redis
@@ -30,6 +35,7 @@ NANOS = 10**9
 UNIT_SECONDS = {BarUnit.SECOND: 1, BarUnit.MINUTE: 60, BarUnit.HOUR: 3600, BarUnit.DAY: 86400}
 HOT_TTL_SECONDS = 3 * 86400
 _FIELDS = ("opened_at", "open", "high", "low", "close", "volume")
+logger = logging.getLogger(__name__)
 
 
 class UnsupportedBarUnit(ValueError):
@@ -138,7 +144,7 @@ class BarCache:
         self, contract_id: str, unit: BarUnit, unit_number: int, day: date, max_staleness: timedelta
     ) -> BarSeries:
         key = f"{self._prefix}:bars:{contract_id}:{int(unit)}:{unit_number}:{day.isoformat()}"
-        blob = self._redis.get(key)
+        blob = self._hot(self._redis.get, key)
         if blob is not None:
             self._count("hits")
             return BarSeries.unpack(blob)
@@ -151,8 +157,16 @@ class BarCache:
         self._count("hits" if calls == 0 else "misses")
         series = _series_from_db(contract_id, unit, unit_number, day_start, day_end)
         if known_until == day_end:  # a complete day never changes: keep it hot
-            self._redis.set(key, series.pack(), ex=HOT_TTL_SECONDS)
+            self._hot(self._redis.set, key, series.pack(), ex=HOT_TTL_SECONDS)
         return series
+
+    def _hot(self, command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A hot-layer command, or None while Redis is unreachable (PostgreSQL has every bar)."""
+        try:
+            return command(*args, **kwargs)
+        except redis.RedisError as exc:
+            logger.warning("market-data hot layer unreachable (%s); reading PostgreSQL", exc)
+            return None
 
     def _live_edge(self, unit: BarUnit, unit_number: int) -> datetime:
         """The open time of the still-forming bar: everything before it is final."""
@@ -191,7 +205,7 @@ class BarCache:
         pipe = self._redis.pipeline()
         pipe.hincrby(key, field, 1)
         pipe.expire(key, 40 * 86400)
-        pipe.execute()
+        self._hot(pipe.execute)
 
 
 def _utc_days(start: datetime, end: datetime) -> list[date]:

@@ -24,4 +24,6 @@ def publish_account_event(
         if layer is not None:
             async_to_sync(layer.group_send)(group, message)
 
-    transaction.on_commit(send)
+    # robust: a push is best effort (a dashboard reloads on reconnect); with Redis down it must not
+    # fail the caller after its commit, nor skip the callbacks queued after it.
+    transaction.on_commit(send, robust=True)

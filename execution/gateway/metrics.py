@@ -5,10 +5,16 @@ fixed-bucket latency histogram per endpoint, plus a per-UTC-day call count per e
 by one Lua script (one round trip, atomic). `snapshot()` turns them into figures for health and analytics pages;
 p50/p95 are read from the histogram and reported as the upper bound of their bucket, so they are
 never optimistic.
+
+Recording never fails nor holds a broker call: while Redis is unreachable samples are dropped
+(logged once per outage, Redis tried again after `retry_seconds`), because an exception after an
+Order/place that reached the broker would hide the order we just placed.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +30,7 @@ LATENCY_BUCKETS_MS: tuple[int, ...] = (
     1_000, 1_500, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 30_000, 60_000,
 )  # fmt: skip
 DAY_KEY_TTL = timedelta(days=35)
+logger = logging.getLogger(__name__)
 
 # One round trip per call, atomic across processes.
 # KEYS: endpoint hash, endpoint set, day hash.
@@ -117,11 +124,14 @@ class RedisMetrics:
         *,
         key_prefix: str = "gateway",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retry_seconds: float = 5.0,
     ) -> None:
         self._redis = client
+        self._retry_seconds = retry_seconds
         self._prefix = key_prefix
         self._clock = clock
         self._record = client.register_script(_RECORD)
+        self._retry_at = 0.0  # while Redis is unreachable: when to try it again
 
     def _endpoint_key(self, endpoint: str) -> str:
         return f"{self._prefix}:m:ep:{endpoint}"
@@ -130,22 +140,31 @@ class RedisMetrics:
         return f"{self._prefix}:m:day:{day.isoformat()}"
 
     def record(self, endpoint: str, *, outcome: Outcome, latency_seconds: float) -> None:
+        if time.monotonic() < self._retry_at:
+            return
         latency_ms = max(0.0, latency_seconds * 1000.0)
         day = self._clock().astimezone(UTC).date()
-        self._record(
-            keys=[
-                self._endpoint_key(endpoint),
-                f"{self._prefix}:m:endpoints",
-                self._day_key(day),
-            ],
-            args=[
-                endpoint,
-                outcome.value,
-                f"b{bucket_index(latency_ms)}",
-                f"{latency_ms:.3f}",
-                int(DAY_KEY_TTL.total_seconds()),
-            ],
-        )
+        try:
+            self._record(
+                keys=[
+                    self._endpoint_key(endpoint),
+                    f"{self._prefix}:m:endpoints",
+                    self._day_key(day),
+                ],
+                args=[
+                    endpoint,
+                    outcome.value,
+                    f"b{bucket_index(latency_ms)}",
+                    f"{latency_ms:.3f}",
+                    int(DAY_KEY_TTL.total_seconds()),
+                ],
+            )
+        except redis.RedisError as exc:
+            if not self._retry_at:
+                logger.warning("gateway metrics: Redis unreachable (%s); dropping samples", exc)
+            self._retry_at = time.monotonic() + self._retry_seconds
+            return
+        self._retry_at = 0.0
 
     def endpoints(self) -> list[str]:
         return sorted(_text(m) for m in self._redis.smembers(f"{self._prefix}:m:endpoints"))

@@ -9,15 +9,24 @@ the take are atomic and use the Redis server's clock (no skew between hosts).
 A 429 from the broker blocks the whole user/group for its Retry-After in every process at once and
 is counted, so one worker's surprise is everybody's back-off. Reads may fill only 90% of a window
 (`order_reserve`): the rest is kept for order endpoints, so a flatten is never queued behind reads.
+
+When Redis is unreachable the limiter fails over to an in-process window holding `local_share` of
+each budget, instead of refusing every call: a flatten, a cancel or a stop move must not wait for
+our bookkeeping to come back, and a broker 429 (honoured locally too) costs less than a position
+left unprotected. `on_unavailable` is called once per outage so the platform can alert; Redis is
+probed again every `shared_retry_seconds` and the shared window is used as soon as it answers.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import random
 import secrets
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,6 +35,8 @@ from typing import Protocol
 import redis
 
 from execution.gateway.errors import InvalidRequest, RateLimited
+
+logger = logging.getLogger(__name__)
 
 
 class EndpointGroup(StrEnum):
@@ -145,8 +156,37 @@ return redis.call('INCR', KEYS[2])
 """
 
 
+class _LocalWindows:
+    """In-process sliding windows and 429 blocks: RedisRateLimiter's stand-in while Redis is down."""
+
+    def __init__(self) -> None:
+        self._calls: dict[tuple[str, EndpointGroup], deque[float]] = {}
+        self._blocked_until: dict[tuple[str, EndpointGroup], float] = {}
+        self._lock = threading.Lock()  # one client serves the web's and the hubs' threads
+
+    def try_acquire(self, key: tuple[str, EndpointGroup], allowed: int, window: float) -> float:
+        now = time.monotonic()
+        with self._lock:
+            blocked = self._blocked_until.get(key, 0.0) - now
+            if blocked > 0:
+                return blocked
+            calls = self._calls.setdefault(key, deque())
+            while calls and calls[0] <= now - window:
+                calls.popleft()
+            if len(calls) < allowed:
+                calls.append(now)
+                return 0.0
+            return calls[0] + window - now
+
+    def block(self, key: tuple[str, EndpointGroup], seconds: float) -> None:
+        with self._lock:
+            until = time.monotonic() + seconds
+            self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
+
+
 class RedisRateLimiter:
-    """Sliding-window budget per (broker user, endpoint group), shared through Redis."""
+    """Sliding-window budget per (broker user, endpoint group), shared through Redis; a local
+    share of it while Redis is unreachable (see the module docstring)."""
 
     def __init__(
         self,
@@ -156,12 +196,25 @@ class RedisRateLimiter:
         key_prefix: str = "gateway",
         order_reserve: float = 0.1,
         sleep: Callable[[float], None] = time.sleep,
+        # Four processes draw on one login (web, hubs, a worker of concurrency 2): a quarter each
+        # keeps the fleet under the broker's budget while they cannot share a window.
+        local_share: float = 0.25,
+        shared_retry_seconds: float = 5.0,
+        on_unavailable: Callable[[Exception], None] | None = None,
     ) -> None:
         missing = set(EndpointGroup) - set(limits)
         if missing:
             raise InvalidRequest(f"no rate limit for {sorted(missing)}")
         if not 0 <= order_reserve < 1:
             raise InvalidRequest("order_reserve must be in [0, 1)")
+        if not 0 < local_share <= 1:
+            raise InvalidRequest("local_share must be in (0, 1]")
+        self._local = _LocalWindows()
+        self._local_share = local_share
+        self._shared_retry_seconds = shared_retry_seconds
+        self._on_unavailable = on_unavailable
+        self._shared_down = False
+        self._shared_retry_at = 0.0
         self._order_reserve = order_reserve
         self._redis = client
         self._limits = dict(limits)
@@ -179,15 +232,51 @@ class RedisRateLimiter:
         group = group_for(endpoint)
         limit = self._limits[group]
         window_key, block_key, _ = self._keys(scope, group)
-        granted, wait_ms = self._acquire(
-            keys=[window_key, block_key],
-            args=[
-                self.allowed(endpoint),
-                int(limit.window_seconds * 1000),
-                secrets.token_hex(8),
-            ],
+        if time.monotonic() >= self._shared_retry_at:
+            try:
+                granted, wait_ms = self._acquire(
+                    keys=[window_key, block_key],
+                    args=[
+                        self.allowed(endpoint),
+                        int(limit.window_seconds * 1000),
+                        secrets.token_hex(8),
+                    ],
+                )
+            except redis.RedisError as exc:
+                self._shared_lost(exc)
+            else:
+                self._shared_back()
+                return 0.0 if int(granted) == 1 else int(wait_ms) / 1000.0
+        allowed = max(1, int(self.allowed(endpoint) * self._local_share))
+        return self._local.try_acquire((scope, group), allowed, limit.window_seconds)
+
+    @property
+    def is_shared(self) -> bool:
+        """False while Redis is unreachable and calls are counted in this process only."""
+        return not self._shared_down
+
+    def _shared_lost(self, exc: Exception) -> None:
+        # Probe again later rather than on every call: a Redis that hangs costs a socket timeout.
+        self._shared_retry_at = time.monotonic() + self._shared_retry_seconds
+        if self._shared_down:
+            return
+        self._shared_down = True
+        logger.error(
+            "rate limiter: Redis unreachable (%s); this process now keeps %.0f%% of each broker "
+            "budget locally",
+            exc,
+            self._local_share * 100,
         )
-        return 0.0 if int(granted) == 1 else int(wait_ms) / 1000.0
+        if self._on_unavailable is not None:
+            try:
+                self._on_unavailable(exc)
+            except Exception:  # an alert that cannot be raised must not stop an order
+                logger.exception("rate limiter: could not raise the Redis-unavailable alert")
+
+    def _shared_back(self) -> None:
+        if self._shared_down:
+            self._shared_down = False
+            logger.warning("rate limiter: Redis answers again; the shared budget is back")
 
     def allowed(self, endpoint: str) -> int:
         """Requests per window this endpoint may take: the whole budget for order endpoints,
@@ -214,10 +303,17 @@ class RedisRateLimiter:
             self._sleep(wait + random.uniform(0, 0.02))  # noqa: S311 (jitter, not crypto)
 
     def report_throttled(self, scope: str, endpoint: str, retry_after_seconds: float) -> None:
-        _, block_key, counter_key = self._keys(scope, group_for(endpoint))
-        self._throttled(
-            keys=[block_key, counter_key], args=[max(1, int(retry_after_seconds * 1000))]
-        )
+        group = group_for(endpoint)
+        self._local.block((scope, group), retry_after_seconds)  # for when Redis is unreachable
+        if time.monotonic() < self._shared_retry_at:
+            return
+        _, block_key, counter_key = self._keys(scope, group)
+        try:
+            self._throttled(
+                keys=[block_key, counter_key], args=[max(1, int(retry_after_seconds * 1000))]
+            )
+        except redis.RedisError as exc:
+            self._shared_lost(exc)
 
     def throttled_count(self, scope: str, group: EndpointGroup) -> int:
         """How many 429s the broker has sent this user/group (all processes)."""
