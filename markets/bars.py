@@ -13,7 +13,7 @@ high, whole non-negative volume. The first bad row is reported as `line N` (the 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -37,6 +37,7 @@ __all__ = [
 
 HEADER = ("ts_utc", "open", "high", "low", "close", "volume")
 _TS_WIDTH = 20  # len("2023-03-24T20:59:00Z")
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _SEPARATORS = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b"Z"}
 _TICK_TOLERANCE = 1e-6  # in ticks: prices arrive as decimal text parsed to float64
 _SESSION_SHIFT_S = 6 * 3600  # 18:00 ET + 6 h = midnight of the trading date
@@ -173,11 +174,18 @@ def _check_header(path: Path) -> None:
         raise BarDataError(f"{path}: line 1: header is {first!r}, expected {','.join(HEADER)!r}")
 
 
-def _fail(path: Path, mask: np.ndarray, what: str, values: np.ndarray | None = None) -> None:
-    """Raise naming the first row where `mask` is True."""
+def _fail(
+    path: Path,
+    mask: np.ndarray,
+    what: str,
+    values: np.ndarray | Callable[[], np.ndarray] | None = None,
+) -> None:
+    """Raise naming the first row where `mask` is True (`values` shown; a callable is called only
+    then)."""
     bad = np.flatnonzero(mask)
     if len(bad):
         i = int(bad[0])
+        values = values() if callable(values) else values
         shown = "" if values is None else f" ({values[i]!r})"
         more = f"; {len(bad) - 1} more row(s)" if len(bad) > 1 else ""
         raise BarDataError(f"{path}: line {i + 2}: {what}{shown}{more}")
@@ -252,7 +260,7 @@ def _load_cached(path: str, size: int, mtime_ns: int, tick_size: Decimal) -> Bar
 
 
 def _load(path: Path, tick_size: Decimal) -> BarArrays:
-    import pandas as pd  # C CSV parser; imported here so the live path never pays for it
+    import pandas as pd  # Parquet; imported here so the live path never pays for it
 
     if path.suffix == ".parquet":
         try:
@@ -265,38 +273,79 @@ def _load(path: Path, tick_size: Decimal) -> BarArrays:
             frame["ts_utc"] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         return _bars_from_frame(path, frame, tick_size)
     _check_header(path)
+    return _load_csv(path, tick_size)
+
+
+def _load_csv(path: Path, tick_size: Decimal) -> BarArrays:
+    """pyarrow's multithreaded CSV reader, the times parsed in C++ against the one accepted form;
+    when any time does not parse, the row-by-row check names the line."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pv
+
+    types = {"ts_utc": pa.string(), **dict.fromkeys(HEADER[1:], pa.float64())}
     try:
-        frame = pd.read_csv(
+        table = pv.read_csv(
             path,
-            engine="c",
-            header=0,
-            names=list(HEADER),
-            dtype={"ts_utc": object, **dict.fromkeys(HEADER[1:], np.float64)},
+            read_options=pv.ReadOptions(column_names=list(HEADER), skip_rows=1),
+            convert_options=pv.ConvertOptions(column_types=types),
         )
-    except (ValueError, pd.errors.ParserError) as exc:
+    except (pa.ArrowInvalid, OSError) as exc:
         raise BarDataError(f"{path}: {exc}") from exc
-    return _bars_from_frame(path, frame, tick_size)
+    stamps = table.column("ts_utc")
+    ts = None
+    if stamps.null_count == 0 and pc.all(pc.equal(pc.utf8_length(stamps), _TS_WIDTH)).as_py():
+        try:
+            parsed = pc.strptime(stamps, format=_TS_FORMAT, unit="s")
+            if _fields_as_written(stamps, parsed):
+                ts = parsed.cast(pa.int64()).to_numpy()
+        except pa.ArrowInvalid:
+            pass  # the row-by-row check names the line
+    columns = {name: table.column(name).to_numpy() for name in HEADER[1:]}
+    raw = lambda: np.asarray(stamps.to_numpy(zero_copy_only=False), dtype=object)  # noqa: E731
+    return _bars_from_columns(path, raw, columns, tick_size, ts)
+
+
+def _fields_as_written(stamps, parsed) -> bool:
+    """strptime rolls impossible times over (02-30 -> 03-02, 24:00 -> the next day): strict only
+    if every field of the parsed time is the one written."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for start, field in ((8, pc.day), (11, pc.hour), (14, pc.minute), (17, pc.second)):
+        written = pc.cast(pc.utf8_slice_codeunits(stamps, start, start + 2), pa.int64())
+        if not pc.all(pc.equal(written, pc.cast(field(parsed), pa.int64()))).as_py():
+            return False
+    return True
 
 
 def _bars_from_frame(path: Path, frame, tick_size: Decimal) -> BarArrays:
-    """Validate the columns of a CSV or Parquet file and turn them into tick arrays."""
-    ts = _parse_ts(path, frame["ts_utc"].astype(str).to_numpy(dtype=object))
-    _fail(
-        path,
-        np.r_[False, np.diff(ts) <= 0],
-        "ts_utc is not after the previous row's",
-        frame["ts_utc"].to_numpy(),
-    )
+    """A pandas frame (Parquet) through the same checks."""
+    columns = {name: frame[name].to_numpy(dtype=np.float64) for name in HEADER[1:]}
+    raw = lambda: frame["ts_utc"].astype(str).to_numpy(dtype=object)  # noqa: E731
+    return _bars_from_columns(path, raw, columns, tick_size, None)
+
+
+def _bars_from_columns(
+    path: Path,
+    raw_ts: Callable[[], np.ndarray],
+    columns: dict[str, np.ndarray],
+    tick_size: Decimal,
+    ts: np.ndarray | None,
+) -> BarArrays:
+    """Validate the columns of a bar file and turn them into tick arrays. `raw_ts` gives the time
+    strings (for messages, and to parse them when `ts` is None)."""
+    if ts is None:
+        ts = _parse_ts(path, raw_ts())
+    _fail(path, np.r_[False, np.diff(ts) <= 0], "ts_utc is not after the previous row's", raw_ts)
     tick = float(tick_size)
-    o, h, lo, c = (
-        _to_ticks(path, n, frame[n].to_numpy(dtype=np.float64), tick) for n in HEADER[1:5]
-    )
+    o, h, lo, c = (_to_ticks(path, n, columns[n], tick) for n in HEADER[1:5])
     _fail(
         path,
         (lo > np.minimum(o, c)) | (h < np.maximum(o, c)),
         "low/high do not bracket open and close",
     )
-    volume = frame["volume"].to_numpy(dtype=np.float64)
+    volume = columns["volume"]
     _fail(
         path,
         ~np.isfinite(volume) | (volume < 0) | (volume != np.rint(volume)),

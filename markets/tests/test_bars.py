@@ -120,8 +120,11 @@ def test_malformed_timestamp_names_the_row(tmp_path, stamp):
         load_bars_csv(write(tmp_path, rows))
 
 
-def test_impossible_date_names_the_row(tmp_path):
-    rows = [GOOD_ROWS[0], "2023-02-30T23:01:00Z,4000.50,4000.75,4000.00,4000.25,80\n"]
+@pytest.mark.parametrize(
+    "stamp", ["2023-02-30T23:01:00Z", "2023-03-09T24:00:00Z", "2023-03-09T23:60:00Z"]
+)
+def test_impossible_time_names_the_row(tmp_path, stamp):
+    rows = [GOOD_ROWS[0], f"{stamp},4000.50,4000.75,4000.00,4000.25,80\n"]
     with pytest.raises(BarDataError, match="line 3: ts_utc is not a real time"):
         load_bars_csv(write(tmp_path, rows))
 
