@@ -166,7 +166,7 @@ def order_publish(row: Order) -> None:
 def _cancel_oco_siblings(filled: Order) -> None:
     """The first fill of an entry cancels the other entries of its OCO group, at once (the broker
     has no OCO between entries; waiting for the strategy's next step could let both fill)."""
-    from execution.tasks import order_cancel_task
+    from execution.tasks import enqueue_or_run, order_cancel_task
 
     siblings = (
         Order.objects.for_tenant(filled.tenant_id)
@@ -176,8 +176,8 @@ def _cancel_oco_siblings(filled: Order) -> None:
     )
     for pk in siblings:
         transaction.on_commit(
-            lambda pk=pk: order_cancel_task.apply_async(
-                kwargs={"tenant_id": filled.tenant_id, "order_id": pk}, queue="critical"
+            lambda pk=pk: enqueue_or_run(
+                order_cancel_task, queue="critical", tenant_id=filled.tenant_id, order_id=pk
             )
         )
 

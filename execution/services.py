@@ -92,7 +92,7 @@ def account_lock_for_day(
 def account_flatten_request(
     *, tenant: Tenant, account: TradingAccount, actor: AbstractBaseUser | None, reason: str
 ) -> None:
-    from execution.tasks import account_flatten_task
+    from execution.tasks import account_flatten_task, enqueue_or_run
 
     account.require_tenant(tenant)
     audit_record(
@@ -103,8 +103,8 @@ def account_flatten_request(
         after={"reason": reason},
     )
     transaction.on_commit(
-        lambda: account_flatten_task.delay(
-            tenant_id=tenant.pk, account_id=account.pk, reason=reason
+        lambda: enqueue_or_run(
+            account_flatten_task, tenant_id=tenant.pk, account_id=account.pk, reason=reason
         )
     )
 
@@ -112,12 +112,14 @@ def account_flatten_request(
 def account_cancel_open_orders_request(
     *, tenant: Tenant, account: TradingAccount, actor: AbstractBaseUser | None
 ) -> None:
-    from execution.tasks import account_cancel_open_orders_task
+    from execution.tasks import account_cancel_open_orders_task, enqueue_or_run
 
     account.require_tenant(tenant)
     audit_record(
         tenant=tenant, actor=actor, action="account.cancel_open_orders_requested", target=account
     )
     transaction.on_commit(
-        lambda: account_cancel_open_orders_task.delay(tenant_id=tenant.pk, account_id=account.pk)
+        lambda: enqueue_or_run(
+            account_cancel_open_orders_task, tenant_id=tenant.pk, account_id=account.pk
+        )
     )

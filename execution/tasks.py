@@ -4,10 +4,14 @@ Flatten and cancel are idempotent (they act on whatever is still working or open
 run with acks_late and are retried on transient broker errors.
 """
 
+import logging
+
 from celery import shared_task
 
 from accounts import selectors as account_selectors
 from execution.gateway.errors import BrokerUnavailable, RateLimited
+
+logger = logging.getLogger(__name__)
 
 # Transient broker trouble (timeouts, 5xx, 429, a simulator still starting) is retried with back-off;
 # everything else (a rejection, a bug) fails at once and is visible in the worker's log.
@@ -18,6 +22,16 @@ BROKER_RETRY = {
     "retry_backoff_max": 60,
     "max_retries": 10,
 }
+
+
+def enqueue_or_run(task, *, queue: str | None = None, **kwargs: object) -> None:
+    """Queue `task`; when the queue (Redis) cannot take it, run it here and now. For the work that
+    protects an account (flatten, cancel, OCO cancels), which must not be lost with the queue."""
+    try:
+        task.apply_async(kwargs=kwargs, queue=queue)
+    except Exception:
+        logger.exception("could not queue %s; running it in this process", task.name)
+        task.apply(kwargs=kwargs)
 
 
 @shared_task(name="execution.account_flatten", **BROKER_RETRY)

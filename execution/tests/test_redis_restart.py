@@ -32,6 +32,7 @@ from execution.gateway.types import BarUnit
 from execution.marketdata import BarCache
 from execution.models import AccountDay, Order, OrderStatus, Position
 from execution.orders import OrderState, apply_broker_status
+from execution.services import account_flatten_request
 from execution.tests import test_trading
 from execution.tests.test_marketdata import RecordingFetch
 from execution.tests.test_trading import broker_orders, submit
@@ -196,10 +197,15 @@ def test_with_redis_down_trading_goes_on_and_an_alert_is_raised(
         sim.step(1)  # the entry fills; its brackets work
         trading.orders_reconcile(account=account)  # dashboard pushes are dropped, not raised
         assert positions_held(account) == {es.contract_id: 1}
-        broker.account_flatten(account=account, reason="kill switch while Redis is down")
+        # The kill switch as a person or the risk watch pulls it: the task cannot be queued, so
+        # the flatten runs in this process rather than being lost.
+        account_flatten_request(
+            tenant=account.tenant, account=account, actor=None, reason="kill switch, Redis down"
+        )
         sim.step(1)  # the closing market order fills
         trading.orders_reconcile(account=account)
     assert "rate limiter: Redis unreachable" in caplog.text
+    assert "could not queue execution.account_flatten; running it in this process" in caplog.text
     assert positions_held(account) == {}
     client = broker.gateway_client_for(connection=account.connection)
     assert client.search_open_positions(account.projectx_account_id) == []
