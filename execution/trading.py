@@ -139,11 +139,14 @@ def order_submit(
             order.status = OrderStatus.REJECTED
             order.rejection_reason = " | ".join(reasons)
             order.closed_at = now
-        try:
-            with transaction.atomic():
-                order.save()
-        except IntegrityError:  # the same tag stored meanwhile by a concurrent call
-            return _order_tagged(tenant, account, order.custom_tag)
+        if custom_tag is None:
+            order.save()  # a fresh UUID tag cannot clash
+        else:
+            try:
+                with transaction.atomic():
+                    order.save()
+            except IntegrityError:  # the same tag stored meanwhile by a concurrent call
+                return _order_tagged(tenant, account, custom_tag)
         audit_record(
             tenant=tenant,
             actor=actor,
