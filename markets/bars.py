@@ -277,33 +277,68 @@ def _load(path: Path, tick_size: Decimal) -> BarArrays:
 
 
 def _load_csv(path: Path, tick_size: Decimal) -> BarArrays:
-    """pyarrow's multithreaded CSV reader, the times parsed in C++ against the one accepted form;
-    when any time does not parse, the row-by-row check names the line."""
+    """pyarrow's CSV reader, streamed in blocks (only the numeric columns are kept, so memory stays
+    near the size of the result), times parsed in C++ against the one accepted form. When a time
+    does not parse, or a later check fails, the file's time strings are read again for the
+    row-by-row check that names the line."""
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    parts: list[tuple[np.ndarray, list[np.ndarray]]] = []
+    rows = 0
+    try:
+        for batch in pv_open(path):
+            ts = _parsed_times(batch.column("ts_utc"))
+            if ts is None:  # numpy's strict parse of the whole file names the bad line
+                ts = _parse_ts(path, _raw_times(path))[rows : rows + batch.num_rows]
+            rows += batch.num_rows
+            parts.append((ts, [_floats(batch.column(name)) for name in HEADER[1:]]))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BarDataError(f"{path}: {exc}") from exc
+    ts = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+    columns = {}
+    for i, name in enumerate(HEADER[1:]):  # one column at a time, its blocks freed as it goes
+        columns[name] = np.concatenate([p[1][i] for p in parts]) if parts else np.empty(0)
+        for part in parts:
+            part[1][i] = None
+    return _bars_from_columns(path, lambda: _raw_times(path), columns, tick_size, ts)
+
+
+def pv_open(path: Path):
+    import pyarrow as pa
     import pyarrow.csv as pv
 
     types = {"ts_utc": pa.string(), **dict.fromkeys(HEADER[1:], pa.float64())}
+    return pv.open_csv(
+        path,
+        read_options=pv.ReadOptions(
+            column_names=list(HEADER), skip_rows=1, block_size=4 << 20, use_threads=False
+        ),
+        convert_options=pv.ConvertOptions(column_types=types),
+    )
+
+
+def _floats(column) -> np.ndarray:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _raw_times(path: Path) -> np.ndarray:
+    """Every time string of the file (the error path only)."""
+    stamps = [b.column("ts_utc").to_numpy(zero_copy_only=False) for b in pv_open(path)]
+    return np.concatenate(stamps).astype(object) if stamps else np.empty(0, dtype=object)
+
+
+def _parsed_times(stamps) -> np.ndarray | None:
+    """Epoch seconds when every stamp has exactly the accepted form, else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if stamps.null_count or not pc.all(pc.equal(pc.utf8_length(stamps), _TS_WIDTH)).as_py():
+        return None
     try:
-        table = pv.read_csv(
-            path,
-            read_options=pv.ReadOptions(column_names=list(HEADER), skip_rows=1),
-            convert_options=pv.ConvertOptions(column_types=types),
-        )
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise BarDataError(f"{path}: {exc}") from exc
-    stamps = table.column("ts_utc")
-    ts = None
-    if stamps.null_count == 0 and pc.all(pc.equal(pc.utf8_length(stamps), _TS_WIDTH)).as_py():
-        try:
-            parsed = pc.strptime(stamps, format=_TS_FORMAT, unit="s")
-            if _fields_as_written(stamps, parsed):
-                ts = parsed.cast(pa.int64()).to_numpy()
-        except pa.ArrowInvalid:
-            pass  # the row-by-row check names the line
-    columns = {name: table.column(name).to_numpy() for name in HEADER[1:]}
-    raw = lambda: np.asarray(stamps.to_numpy(zero_copy_only=False), dtype=object)  # noqa: E731
-    return _bars_from_columns(path, raw, columns, tick_size, ts)
+        parsed = pc.strptime(stamps, format=_TS_FORMAT, unit="s")
+    except pa.ArrowInvalid:
+        return None
+    return parsed.cast(pa.int64()).to_numpy() if _fields_as_written(stamps, parsed) else None
 
 
 def _fields_as_written(stamps, parsed) -> bool:
