@@ -214,7 +214,7 @@ def main() -> None:
         f"{n:,} bars from the cache and replaying them: {child_rss:.0f} MB RSS"
     )
     print(
-        f"             this process (CSV parse of the whole file by pandas): {rss_after_load:.0f} MB"
+        f"             this process (CSV parse of the whole file, pyarrow): {rss_after_load:.0f} MB"
         f" after loading, {rss_mb():.0f} MB after the runs"
     )
     print()
