@@ -99,3 +99,25 @@ def test_metrics_prints_a_table(db):
 def test_unknown_tenant_is_refused(db):
     with pytest.raises(CommandError, match="no tenant"):
         trading("positions", "--tenant", "nobody")
+
+
+def test_decisions_list_the_named_tenants_journal_with_reasons(account_a, account_b):
+    from strategies.models import DecisionStatus, StrategyDecision, StrategyRuntime
+
+    instrument = InstrumentFactory()
+    for account, reason in ((account_a, "range too wide, skipped"), (account_b, "B's secret")):
+        runtime = StrategyRuntime.all_tenants.create(
+            tenant=account.tenant, account=account, instrument=instrument
+        )
+        StrategyDecision.all_tenants.create(
+            tenant=account.tenant,
+            runtime=runtime,
+            decided_at=TRADING_HOURS,
+            action="note",
+            reason=reason,
+            status=DecisionStatus.NOTED,
+        )
+    listing = trading("decisions", "--tenant", "desk-a")
+    assert "range too wide, skipped" in listing
+    assert "B's secret" not in listing
+    assert "range too wide" not in trading("decisions", "--tenant", "desk-a", "--pending")

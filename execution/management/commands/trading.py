@@ -6,6 +6,7 @@
                                        --side buy --size 1 [--type market|limit|stop] [--price P] \\
                                        [--stop-loss-ticks N --take-profit-ticks N]
     python manage.py trading flatten   --tenant demo-desk [--account ID] --reason "..."
+    python manage.py trading decisions --tenant demo-desk [--account ID] [--pending]
     python manage.py trading metrics
 
 A manual order goes through the same order service and risk checks as a strategy's; a refusal prints
@@ -43,12 +44,13 @@ def table(rows: list[list[object]], headers: list[str]) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Operators' tools: list orders and positions, place a manual order, flatten, show metrics."
+        "Operators' tools: list orders, positions and the strategies' decisions, place a manual "
+        "order, flatten, show metrics."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        for name in ("orders", "positions", "place", "flatten"):
+        for name in ("orders", "positions", "place", "flatten", "decisions"):
             p = sub.add_parser(name)
             p.add_argument("--tenant", required=True, help="tenant slug")
             p.add_argument("--account", type=int, help="trading account id (our id)")
@@ -65,6 +67,9 @@ class Command(BaseCommand):
         place.add_argument("--stop-loss-ticks", type=int)
         place.add_argument("--take-profit-ticks", type=int)
         sub.choices["flatten"].add_argument("--reason", required=True)
+        sub.choices["decisions"].add_argument(
+            "--pending", action="store_true", help="only those still to carry out"
+        )
         sub.add_parser("metrics")
 
     def handle(self, *args, **options) -> None:
@@ -137,6 +142,28 @@ class Command(BaseCommand):
                 ],
             )
         )
+
+    def decisions(self, tenant, account, operator, options) -> None:
+        """The live strategies' journal: every decision with its reason and what came of it."""
+        from strategies.models import DecisionStatus
+        from strategies.selectors import strategy_decision_list
+
+        statuses = [DecisionStatus.PENDING] if options["pending"] else []
+        decisions = strategy_decision_list(tenant=tenant, account=account, statuses=statuses)
+        rows = [
+            [
+                d.decided_at.strftime("%Y-%m-%d %H:%M:%S"),
+                d.strategy_config.name if d.strategy_config else "desk",
+                d.action,
+                d.tag,
+                d.status,
+                d.reason[:60],
+                d.outcome[:60],
+            ]
+            for d in decisions[:200]
+        ]
+        headers = ["decided (UTC)", "strategy", "action", "tag", "status", "reason", "outcome"]
+        self.stdout.write(table(rows, headers))
 
     def positions(self, tenant, account, operator, options) -> None:
         accounts = (
