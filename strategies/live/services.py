@@ -61,6 +61,12 @@ PLACE_DEADLINE = timedelta(minutes=2)
 UNATTRIBUTED_GRACE = timedelta(minutes=2)  # a fill whose order row has not been recorded yet
 SESSION_MINUTES = 1380
 _INTENTS = {cls.__name__: cls for cls in (PlaceBracket, ModifyStop, CancelOrder, Flatten)}
+_ACTIONS = {
+    PlaceBracket: "place",
+    ModifyStop: "move stop",
+    CancelOrder: "cancel",
+    Flatten: "flatten",
+}
 _CHILD_ROLES = {OrderRole.STOP_LOSS: "stop_loss", OrderRole.TAKE_PROFIT: "take_profit"}
 _ENDED = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
 
@@ -94,14 +100,18 @@ def desk_step(
     if desk is None:
         return runtime
     start = _warmup_start(desk, now) if fresh else datetime.fromtimestamp(desk.bars_through, UTC)
-    bars = _bars(account, instrument, start, _minute(now), now)
-    with transaction.atomic():
-        locked = StrategyRuntime.all_tenants.select_for_update().get(pk=runtime.pk)
-        if not fresh:
-            desk = _load(locked, signature)  # a concurrent step may have moved it on
-            if desk is None:
-                return locked  # the configurations changed meanwhile: the next step rebuilds
-        _advance(locked, desk, instrument, bars, now)
+    try:
+        bars = _bars(account, instrument, start, _minute(now), now)
+        with transaction.atomic():
+            locked = StrategyRuntime.all_tenants.select_for_update().get(pk=runtime.pk)
+            if not fresh:
+                desk = _load(locked, signature)  # a concurrent step may have moved it on
+                if desk is None:
+                    return locked  # the configurations changed meanwhile: the next step rebuilds
+            _advance(locked, desk, instrument, bars, now)
+    except Exception as exc:  # shown on the Strategies page and in the admin; the task retries
+        StrategyRuntime.all_tenants.filter(pk=runtime.pk).update(last_error=str(exc)[:2000])
+        raise
     decisions_carry_out(runtime=locked, now=now)
     return locked
 

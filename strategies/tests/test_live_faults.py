@@ -104,3 +104,30 @@ def test_a_placement_not_carried_out_within_two_minutes_is_given_up(sim, runtime
     assert "given up" in decision.outcome
     assert broker_orders(sim, TAG_PREFIX + TAG) == []
     assert not Order.objects.for_tenant(runtime.tenant_id).exists()
+
+
+def test_a_step_that_cannot_read_bars_says_why_and_the_next_one_recovers(sim, account, runtime):
+    from execution.gateway.errors import GatewayError
+    from strategies.live.services import desk_step
+    from strategies.models import StrategyConfig
+
+    install_client(sim, account)
+    StrategyConfig.objects.for_tenant(account.tenant).create(
+        tenant=account.tenant,
+        name="ORB",
+        kind="overnight_range_breakout",
+        account=account,
+        instrument=runtime.instrument,
+        is_enabled=True,
+    )
+    sim.set_faults(error_status=503, error_count=-1)
+    with pytest.raises(GatewayError):
+        desk_step(account=account, instrument=runtime.instrument)
+    runtime.refresh_from_db()
+    assert "503" in runtime.last_error
+    assert runtime.state is None  # nothing half-stepped was kept
+    sim.clear_faults()
+    desk_step(account=account, instrument=runtime.instrument)
+    runtime.refresh_from_db()
+    assert runtime.last_error == ""
+    assert runtime.state is not None
