@@ -616,6 +616,48 @@ def record_operations_figures() -> None:
     metrics.record("Order/place", outcome=Outcome.RATE_LIMITED, latency_seconds=0.012)
 
 
+def journal_decisions(desk) -> None:
+    """What the live runtime journals on a breakout morning (the analytics page's decisions)."""
+    from strategies.models import DecisionStatus, StrategyDecision, StrategyRuntime
+
+    strategy = desk.strategy
+    runtime = StrategyRuntime.all_tenants.create(
+        tenant=strategy.tenant, account=strategy.account, instrument=strategy.instrument
+    )
+    at = desk.session_start + timedelta(hours=15, minutes=30)  # 09:30 New York
+    tag = f"c{strategy.pk}/{desk.day.session_date}#1"
+    for action, suffix, reason, status, outcome in [
+        ("allowed", ":buy", "breakout above range 6815.25-6852.50, ATR 61.4", "noted", ""),
+        (
+            "place",
+            ":buy",
+            "breakout above range 6815.25-6852.50, ATR 61.4",
+            "done",
+            "order working",
+        ),
+        (
+            "place",
+            ":sell",
+            "breakout below range 6815.25-6852.50, ATR 61.4",
+            "done",
+            "order working",
+        ),
+        ("move stop", ":buy", "breakeven after 1.0R", "done", "stop at 6855.00"),
+    ]:
+        StrategyDecision.all_tenants.create(
+            tenant=strategy.tenant,
+            runtime=runtime,
+            strategy_config=strategy,
+            decided_at=at,
+            action=action,
+            tag=tag + suffix,
+            reason=reason,
+            status=DecisionStatus(status),
+            outcome=outcome,
+        )
+        at += timedelta(minutes=7)
+
+
 def test_screenshots_of_every_main_page(server, page, trading_desk, tenant_a):
     viewer = UserFactory(username="vera")
     MembershipFactory(user=viewer, tenant=tenant_a, role=Role.VIEWER)
@@ -633,6 +675,7 @@ def test_screenshots_of_every_main_page(server, page, trading_desk, tenant_a):
     assert page.locator("#price-chart canvas").count() > 0
     shot(page, "account")
     record_operations_figures()
+    journal_decisions(trading_desk)
     page.goto(f"{server.url}/strategies/")  # one audited action through the UI, for the audit log
     page.click(f"tr[data-strategy-id='{trading_desk.strategy.pk}'] button:has-text('Enable')")
     page.wait_for_selector(".messages")
