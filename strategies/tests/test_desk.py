@@ -5,10 +5,11 @@ from __future__ import annotations
 import pickle
 from datetime import date
 
-from markets.fills import Side
+from markets.fills import OrderKind, Side
 from strategies.engine.intents import CancelOrder, ModifyStop, PlaceBracket
 from strategies.engine.orb import OvernightRangeBreakout
 from strategies.live.desk import NOT_LIVE, Bar, Desk, FillFact, OrderEnd, config_id_of
+from strategies.tests.scripted import Scripted
 from strategies.tests.synthetic import et_ts, session_bars
 from strategies.tests.test_orb import PARAMS
 
@@ -102,3 +103,22 @@ def test_a_pickled_desk_carries_on_exactly_as_the_original():
         later, [entry], [], et_ts(DAY, 15, 59)
     )
     assert desk.take_notes() == copy.take_notes()
+
+
+def market(tag: str) -> PlaceBracket:
+    return PlaceBracket(tag, Side.BUY, 1, OrderKind.MARKET, None, 20, 40, f"signal {tag}")
+
+
+def test_two_strategies_on_one_contract_journal_the_managers_reasons():
+    """Two strategies (any regime allowed, so the market filter lets both through) on one desk."""
+    first = Scripted([(et_ts(DAY, 10, 0), [market("x")])])
+    second = Scripted([(et_ts(DAY, 10, 5), [market("y")])])
+    desk = Desk({1: first, 2: second}, signature="x", live_from=0)
+    placed = desk.step(bars_until(10, 0), [], [], et_ts(DAY, 10, 0))
+    assert [i.tag for i in placed] == ["c1/x"]
+    entry = FillFact(1, et_ts(DAY, 10, 0) + 3, "c1/x", "entry", Side.BUY, 1, 16000)
+    assert desk.step(bars_until(10, 6), [entry], [], et_ts(DAY, 10, 6)) == []
+    reasons = [text for _, _, text in desk.take_notes()]
+    assert "c1: allowed x: signal x" in reasons
+    assert "c2: blocked y: contract held by c1" in reasons
+    assert config_id_of(reasons[-1].split(":")[0]) == 2
