@@ -17,7 +17,7 @@ def backtest_run_task(*, tenant_id: int, run_id: int) -> None:
     backtest_execute(run=run)
 
 
-# A step is idempotent (strategies/live/services.py), so a late or repeated delivery changes
+# A step is idempotent (strategies/live/steps.py), so a late or repeated delivery changes
 # nothing; one left in the queue for a minute is stale and dropped (the next minute's replaces it).
 STEP_EXPIRES_SECONDS = 55
 
@@ -45,7 +45,7 @@ def desks_step_fleet_task() -> int:
 def desk_step_task(*, tenant_id: int, account_id: int, instrument_id: int) -> None:
     from accounts import selectors as account_selectors
     from execution.models import Instrument
-    from strategies.live.services import desk_step
+    from strategies.live.steps import desk_step
 
     account = account_selectors.trading_account_get(tenant=tenant_id, account_id=account_id)
     instrument = Instrument.objects.filter(pk=instrument_id).first()

@@ -4,7 +4,7 @@ A ``Desk`` runs every enabled strategy configuration of an (account, contract) p
 ``StrategyManager`` (children named ``c<config id>``, so tags say which configuration owns a trade)
 inside a ``LiveRunner``. It is fed what the platform knows - closed bars, the fills of the account on
 the contract, the desk's entries that ended without a fill - and answers with the intents to carry
-out. It never touches the database, the broker or the clock (``strategies/live/services.py`` does),
+out. It never touches the database, the broker or the clock (``strategies/live/steps.py`` does),
 so it pickles between steps and replays deterministically.
 
 Feeding follows the backtester (``strategies/backtest/engine.py``): what happened during a bar

@@ -45,7 +45,8 @@ from markets.bars import load_bars_csv
 from markets.sessions import NEW_YORK, at_et
 from simulator.testing import market_data_dir, running_simulator
 from strategies.backtest import run_backtest
-from strategies.live.services import TAG_PREFIX, desk_step
+from strategies.live.outbox import TAG_PREFIX
+from strategies.live.steps import desk_step
 from strategies.models import DecisionStatus, StrategyConfig, StrategyDecision
 from tradingsite.celery import app as celery_app
 

@@ -1,5 +1,5 @@
 """The live runtime's outbox against the real simulator: a decision is carried out once whatever
-dies or fails in the middle (strategies/live/services.py)."""
+dies or fails in the middle (strategies/live/outbox.py)."""
 
 # ruff: noqa: F811 - the simulator fixtures of execution/tests/test_trading.py are imported
 
@@ -21,7 +21,7 @@ from execution.tests.test_trading import (  # noqa: F401
 )
 from markets.fills import OrderKind, Side
 from strategies.engine.intents import Flatten, PlaceBracket
-from strategies.live.services import TAG_PREFIX, _intent_row, decisions_carry_out
+from strategies.live.outbox import TAG_PREFIX, decision_rows, decisions_carry_out
 from strategies.models import DecisionStatus, StrategyDecision, StrategyRuntime
 from tradingsite.celery import app as celery_app
 
@@ -40,7 +40,7 @@ def runtime(sim, account):
 
 def pending(runtime, intent, now) -> StrategyDecision:
     """A decision as a step stores it, before a worker carries it out."""
-    row = _intent_row(runtime, intent, now, Decimal("5000.00"))
+    (row,) = decision_rows(runtime, [], [intent], now, Decimal("5000.00"))
     row.save()
     return row
 
@@ -108,7 +108,7 @@ def test_a_placement_not_carried_out_within_two_minutes_is_given_up(sim, runtime
 
 def test_a_step_that_cannot_read_bars_says_why_and_the_next_one_recovers(sim, account, runtime):
     from execution.gateway.errors import GatewayError
-    from strategies.live.services import desk_step
+    from strategies.live.steps import desk_step
     from strategies.models import StrategyConfig
 
     install_client(sim, account)

@@ -1,0 +1,243 @@
+"""The live strategy runtime's step: each minute, every desk (an account's enabled strategies on
+one contract, ``strategies/live/desk.py``) is advanced on the bars, fills and order results the
+platform has recorded; what it decides goes to the journal and outbox (``strategies/live/outbox.py``).
+
+A step reads the bars first (the market-data cache may call the broker), then, holding the runtime's
+row lock, advances the desk and stores, in one transaction, its new state and each decision. A step
+that fails keeps nothing and records why on its runtime; the next one starts from the saved state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pickle
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import TradingAccount
+from execution import broker
+from execution.gateway.types import BarUnit
+from execution.marketdata import BarCache
+from execution.models import Fill, Instrument, Order, OrderRole, OrderStatus
+from markets import calendar
+from markets.fills import Side
+from markets.sessions import globex_session, trading_date
+from markets.ticks import from_ticks, to_ticks
+from strategies.engine.base import SESSION_BARS
+from strategies.engine.registry import build_strategy
+from strategies.live.desk import Bar, Desk, FillFact, OrderEnd
+from strategies.live.outbox import TAG_PREFIX, decision_rows, decisions_carry_out
+from strategies.models import StrategyConfig, StrategyDecision, StrategyRuntime
+
+logger = logging.getLogger(__name__)
+
+UNATTRIBUTED_GRACE = timedelta(minutes=2)  # a fill whose order row has not been recorded yet
+SESSION_MINUTES = 1380
+_CHILD_ROLES = {OrderRole.STOP_LOSS: "stop_loss", OrderRole.TAKE_PROFIT: "take_profit"}
+_ENDED = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def _epoch(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def desk_step(
+    *, account: TradingAccount, instrument: Instrument, now: datetime | None = None
+) -> StrategyRuntime:
+    """Advance the desk of `account` on `instrument` to `now` and carry out what it decides."""
+    now = now or timezone.now()
+    runtime, _ = StrategyRuntime.all_tenants.get_or_create(
+        account=account, instrument=instrument, defaults={"tenant_id": account.tenant_id}
+    )
+    decisions_carry_out(runtime=runtime, now=now)  # left by a step that did not finish
+    configs = _enabled_configs(account, instrument)
+    signature = _signature(configs)
+    desk = _load(runtime, signature)
+    fresh = desk is None
+    if fresh:
+        desk = _new_desk(configs, signature, now) if configs else None
+    if desk is None:
+        return runtime
+    start = _warmup_start(desk, now) if fresh else datetime.fromtimestamp(desk.bars_through, UTC)
+    try:
+        bars = _bars(account, instrument, start, _minute(now), now)
+        with transaction.atomic():
+            locked = StrategyRuntime.all_tenants.select_for_update().get(pk=runtime.pk)
+            if not fresh:
+                desk = _load(locked, signature)  # a concurrent step may have moved it on
+                if desk is None:
+                    return locked  # the configurations changed meanwhile: the next step rebuilds
+            _advance(locked, desk, instrument, bars, now)
+    except Exception as exc:  # shown on the Strategies page and in the admin; the task retries
+        StrategyRuntime.all_tenants.filter(pk=runtime.pk).update(last_error=str(exc)[:2000])
+        raise
+    decisions_carry_out(runtime=locked, now=now)
+    return locked
+
+
+def _enabled_configs(account: TradingAccount, instrument: Instrument) -> list[StrategyConfig]:
+    return list(
+        StrategyConfig.objects.for_tenant(account.tenant_id)
+        .filter(account=account, instrument=instrument, is_enabled=True)
+        .order_by("pk")
+    )
+
+
+def _signature(configs: list[StrategyConfig]) -> str:
+    picture = [(c.pk, c.kind, c.params) for c in configs]
+    return hashlib.sha256(json.dumps(picture, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _load(runtime: StrategyRuntime, signature: str) -> Desk | None:
+    if runtime.state is None or runtime.signature != signature:
+        return None
+    try:
+        desk = pickle.loads(bytes(runtime.state))  # noqa: S301 - our own workers wrote it
+    except Exception:  # a deploy changed the classes: rebuild from history
+        logger.warning("runtime %s: saved state unreadable, rebuilding", runtime.pk, exc_info=True)
+        return None
+    return desk if isinstance(desk, Desk) else None
+
+
+def _new_desk(configs: list[StrategyConfig], signature: str, now: datetime) -> Desk:
+    strategies = {c.pk: build_strategy(c.kind, c.params) for c in configs}
+    desk = Desk(strategies, signature=signature, live_from=_epoch(_minute(now)))
+    account, instrument = configs[0].account, configs[0].instrument
+    desk.known_tags = frozenset(
+        tag.removeprefix(TAG_PREFIX)
+        for tag in Order.objects.for_tenant(account.tenant_id)
+        .filter(account=account, instrument=instrument, custom_tag__startswith=TAG_PREFIX)
+        .values_list("custom_tag", flat=True)
+    )
+    return desk
+
+
+def _warmup_start(desk: Desk, now: datetime) -> datetime:
+    """Far enough back for every indicator of the desk to be ready (and today's bars)."""
+    specs = desk.runner.strategy.indicators()
+    sessions = max((s.period + 1 for s in specs if s.bar_minutes == SESSION_BARS), default=0)
+    minutes = max(
+        ((s.period + 1) * s.bar_minutes for s in specs if s.bar_minutes != SESSION_BARS), default=0
+    )
+    day = trading_date(now)
+    for _ in range(max(sessions, -(-minutes // SESSION_MINUTES))):
+        day = calendar.previous_trading_day(day)
+    return globex_session(day)[0]
+
+
+def _bars(
+    account: TradingAccount, instrument: Instrument, start: datetime, end: datetime, now: datetime
+) -> list[Bar]:
+    if start >= end:
+        return []
+    client = broker.gateway_client_for(connection=account.connection)
+    cache = BarCache(
+        fetch=lambda cid, **kw: client.retrieve_bars(cid, **kw),
+        scope=f"conn-{account.connection_id}",
+        clock=lambda: now,
+    )
+    series = cache.read(
+        contract_id=instrument.contract_id, unit=BarUnit.MINUTE, unit_number=1, start=start, end=end
+    )
+    tick = instrument.tick_size
+    columns = [series.ticks(name, tick) for name in ("open", "high", "low", "close")]
+    return [
+        Bar(int(ts), int(o), int(h), int(lo), int(c), int(v))
+        for ts, o, h, lo, c, v in zip(series.opened_at, *columns, series.volume, strict=True)
+    ]
+
+
+def _advance(
+    runtime: StrategyRuntime, desk: Desk, instrument: Instrument, bars: list[Bar], now: datetime
+) -> None:
+    account = runtime.account
+    since = globex_session(trading_date(now))[0] - timedelta(days=1)
+    fills, ends = _facts(account, instrument, since, now)
+    intents = desk.step(bars, fills, ends, _epoch(now), session_close_at=_session_close(now))
+    last_price = from_ticks(bars[-1].close, instrument.tick_size) if bars else None
+    rows = decision_rows(runtime, desk.take_notes(), intents, now, last_price)
+    StrategyDecision.all_tenants.bulk_create(rows)
+    runtime.state = pickle.dumps(desk)
+    runtime.signature = desk.signature
+    runtime.bars_through = (
+        datetime.fromtimestamp(desk.bars_through, UTC) if desk.bars_through else None
+    )
+    runtime.stepped_at = now
+    runtime.last_error = ""
+    runtime.save()
+
+
+def _session_close(now: datetime) -> int | None:
+    found = calendar.session(trading_date(now))
+    return _epoch(found.close_at) if found is not None else None
+
+
+def _facts(
+    account: TradingAccount, instrument: Instrument, since: datetime, now: datetime
+) -> tuple[list[FillFact], list[OrderEnd]]:
+    """The account's fills on the contract, attributed to the desk's brackets by customTag, and
+    the desk's entries that ended without a fill."""
+    tenant, tick = account.tenant_id, instrument.tick_size
+    fills: list[FillFact] = []
+    rows = (
+        Fill.objects.for_tenant(tenant)
+        .filter(account=account, instrument=instrument, executed_at__gte=since)
+        .select_related("order__parent")
+        .order_by("executed_at", "pk")
+    )
+    for fill in rows:
+        if fill.order is None and fill.executed_at > now - UNATTRIBUTED_GRACE:
+            break  # its order is being recorded: keep the fills in order, take it next step
+        tag, role = _attribution(fill.order)
+        fills.append(
+            FillFact(
+                fill.pk,
+                _epoch(fill.executed_at),
+                tag,
+                role,
+                Side(fill.side),
+                fill.size,
+                to_ticks(fill.price, tick),
+            )
+        )
+    ended = (
+        Order.objects.for_tenant(tenant)
+        .filter(
+            account=account,
+            instrument=instrument,
+            custom_tag__startswith=TAG_PREFIX,
+            created_at__gte=since,
+            status__in=_ENDED,
+            filled_size=0,
+        )
+        .order_by("closed_at", "pk")
+    )
+    ends = [
+        OrderEnd(
+            o.custom_tag.removeprefix(TAG_PREFIX),
+            _epoch(o.closed_at or o.updated_at),
+            o.status,
+            o.rejection_reason or o.get_status_display().lower(),
+        )
+        for o in ended
+    ]
+    return fills, ends
+
+
+def _attribution(order: Order | None) -> tuple[str | None, str]:
+    if order is None:
+        return None, "flatten"
+    if order.custom_tag.startswith(TAG_PREFIX) and order.role == OrderRole.ENTRY:
+        return order.custom_tag.removeprefix(TAG_PREFIX), "entry"
+    parent = order.parent
+    if parent is not None and parent.custom_tag.startswith(TAG_PREFIX):
+        return parent.custom_tag.removeprefix(TAG_PREFIX), _CHILD_ROLES.get(order.role, "flatten")
+    return None, "flatten"
