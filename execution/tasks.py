@@ -131,11 +131,11 @@ def order_recover_task(*, tenant_id: int, order_id: int) -> None:
 @shared_task(name="execution.orders_reconcile", **BROKER_RETRY)
 def orders_reconcile_task(*, tenant_id: int, account_id: int) -> None:
     """Idempotent: takes the broker's truth; a second run finds nothing to correct."""
-    from execution import trading
+    from execution import reconcile
 
     account = account_selectors.trading_account_get(tenant=tenant_id, account_id=account_id)
     if account is not None and account.is_active:
-        trading.orders_reconcile(account=account)
+        reconcile.orders_reconcile(account=account)
 
 
 @shared_task(name="execution.orders_reconcile_fleet", acks_late=True)

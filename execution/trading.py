@@ -15,8 +15,9 @@ Nothing lost, nothing doubled, and why:
    its customTag: found -> recorded through ingest; certainly absent -> placed again with the SAME
    tag while it is still fresh (`RESEND_WINDOW`; the broker refuses a second order with a used
    tag, so this cannot double), else given up as REJECTED with an alert.
-4. `orders_reconcile` takes the broker's truth (orders, fills, positions, balance) through the
-   same ingest services as the hub, audits every difference it corrected and alerts.
+4. Reconciliation (execution/reconcile.py) takes the broker's truth (orders, fills, positions,
+   balance) through the same ingest services as the hub, audits every difference it corrected and
+   alerts.
 
 Every status change goes through the state machine (execution/orders.py). No database transaction
 is held across a broker call.
@@ -25,7 +26,7 @@ is held across a broker call.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -47,16 +48,12 @@ from execution.gateway.errors import (
     RateLimited,
 )
 from execution.models import (
-    OPEN_STATUSES,
-    AccountDay,
-    Fill,
     Instrument,
     Order,
     OrderRole,
     OrderSide,
     OrderStatus,
     OrderType,
-    Position,
 )
 from execution.orders import LIVE, OrderEvent, OrderState, apply
 from execution.services import account_flatten_request
@@ -165,7 +162,7 @@ def order_submit(
                 dedupe_key=f"order-refused:{order.pk}",
             )
         else:
-            _queue_send(order)
+            order_queue_send(order)
     return order
 
 
@@ -278,7 +275,9 @@ def _new_order(
     return order
 
 
-def _queue_send(order: Order) -> None:
+def order_queue_send(order: Order) -> None:
+    """Queue the send after commit (a failure is logged: reconciliation sends NEW orders later)."""
+
     def enqueue() -> None:
         from execution.tasks import order_send_task
 
@@ -542,13 +541,14 @@ def order_cancel(*, tenant: Tenant, order: Order, actor: AbstractBaseUser | None
     except BrokerRejected:
         remote = client.order_by_id(order.account.projectx_account_id, order.broker_order_id)
         return ingest.order_record_broker_update(account=order.account, order=remote) or order
-    return _apply_local(order, OrderEvent.CANCEL, "order.cancelled", actor=actor)
+    return order_apply_local(order, OrderEvent.CANCEL, "order.cancelled", actor=actor)
 
 
 @transaction.atomic
-def _apply_local(
+def order_apply_local(
     order: Order, event: OrderEvent, action: str, *, actor: AbstractBaseUser | None = None
 ) -> Order:
+    """Record a status change that happened at the broker without an event (audited)."""
     row = Order.objects.for_tenant(order.tenant_id).select_for_update().get(pk=order.pk)
     after = apply(OrderState(row.status, row.size, row.filled_size), event)
     if after.status != row.status:
@@ -747,150 +747,6 @@ def tenant_flatten(
             after={"reason": reason, "accounts": [a.pk for a in accounts]},
         )
     return accounts
-
-
-# --- reconciliation -------------------------------------------------------------------------------
-
-
-@dataclass
-class ReconcileReport:
-    differences: list[dict[str, Any]] = field(default_factory=list)
-    recovered_orders: list[int] = field(default_factory=list)
-
-    @property
-    def is_clean(self) -> bool:
-        return not self.differences
-
-
-def _snapshot(account: TradingAccount) -> dict[str, Any]:
-    tenant = account.tenant_id
-    orders = {
-        pk: (status, filled, broker_id)
-        for pk, status, filled, broker_id in Order.objects.for_tenant(tenant)
-        .filter(account=account)
-        .values_list("pk", "status", "filled_size", "broker_order_id")
-    }
-    positions = dict(
-        Position.objects.for_tenant(tenant)
-        .filter(account=account)
-        .values_list("instrument__contract_id", "net_size")
-    )
-    fills = set(
-        Fill.objects.for_tenant(tenant)
-        .filter(account=account)
-        .values_list("broker_trade_id", flat=True)
-    )
-    day = (
-        AccountDay.objects.for_tenant(tenant)
-        .filter(account=account)
-        .order_by("-session_date")
-        .values_list("balance_usd", flat=True)
-        .first()
-    )
-    return {"orders": orders, "positions": positions, "fills": fills, "balance": day}
-
-
-def _differences(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for pk, now_ in after["orders"].items():
-        was = before["orders"].get(pk)
-        if was != now_:
-            found.append(
-                {
-                    "kind": "order",
-                    "order_id": pk,
-                    "before": None if was is None else list(was),
-                    "after": list(now_),
-                }
-            )
-    for contract in sorted(before["positions"].keys() | after["positions"].keys()):
-        was, now_ = before["positions"].get(contract, 0), after["positions"].get(contract, 0)
-        if was != now_:
-            found.append({"kind": "position", "contract": contract, "before": was, "after": now_})
-    for trade_id in sorted(after["fills"] - before["fills"]):
-        found.append({"kind": "fill", "broker_trade_id": trade_id})
-    if before["balance"] != after["balance"] and before["balance"] is not None:
-        found.append(
-            {"kind": "balance", "before": str(before["balance"]), "after": str(after["balance"])}
-        )
-    return found
-
-
-def orders_reconcile(
-    *, account: TradingAccount, since: datetime | None = None, now: datetime | None = None
-) -> ReconcileReport:
-    """Take the broker's truth for one account and report (audit + alert) what it corrected.
-
-    1. broker.account_resync: today's orders (matched by broker id or our customTag), trades,
-       open positions (ours that the broker lacks are closed) and the balance, through ingest;
-    2. orders we still think open that the broker's search did not return are read by id
-       (not found -> expired);
-    3. SUBMITTED orders without a broker id are recovered by customTag (order_recover);
-    4. NEW orders whose send task was lost are queued again;
-    then every difference is audited and one error alert summarises them, and the risk watch runs.
-    """
-    now = now or timezone.now()
-    report = ReconcileReport()
-    before = _snapshot(account)
-    started = timezone.now()
-    broker.account_resync(account=account, since=since)
-    _check_unlisted_open_orders(account, started)
-    rows = Order.objects.for_tenant(account.tenant_id).filter(account=account)
-    for order in rows.filter(status=OrderStatus.SUBMITTED, broker_order_id__isnull=True):
-        recovered = order_recover(order=order, now=now)
-        if recovered.broker_order_id is not None:
-            report.recovered_orders.append(recovered.pk)
-    for order in rows.filter(status=OrderStatus.NEW, created_at__lt=now - timedelta(seconds=30)):
-        _queue_send(order)
-    after = _snapshot(account)
-    report.differences = _differences(before, after)
-    if report.differences:
-        with transaction.atomic():
-            for difference in report.differences:
-                audit_record(
-                    tenant=account.tenant_id,
-                    actor=None,
-                    actor_label="reconcile",
-                    action="reconcile.difference",
-                    target=account,
-                    after=difference,
-                )
-            notify(
-                tenant_id=account.tenant_id,
-                event="error",
-                title=f"{account.name}: reconciliation corrected {len(report.differences)} "
-                "difference(s) with the broker",
-                body=", ".join(sorted({d["kind"] for d in report.differences})),
-                fields={"Differences": len(report.differences), "At": now},
-                account_id=account.pk,
-            )
-        logger.warning(
-            "account %s: reconciliation corrected %d differences",
-            account.pk,
-            len(report.differences),
-        )
-    risk_gate.account_risk_watch(account=account, now=now)
-    return report
-
-
-def _check_unlisted_open_orders(account: TradingAccount, started: datetime) -> None:
-    """Open orders the resync did not touch were not in the broker's search: read them by id."""
-    client = _client(account)
-    stale = Order.objects.for_tenant(account.tenant_id).filter(
-        account=account,
-        status__in=OPEN_STATUSES,
-        broker_order_id__isnull=False,
-        updated_at__lt=started,
-    )
-    for order in stale:
-        try:
-            remote = client.order_by_id(account.projectx_account_id, order.broker_order_id)
-        except BrokerRejected as exc:
-            if exc.error_name != "OrderNotFound":
-                raise
-            _apply_local(order, OrderEvent.EXPIRE, "order.expired_unknown_at_broker")
-            continue
-        ingest.order_record_broker_update(account=account, order=remote)
 
 
 # --- helpers --------------------------------------------------------------------------------------

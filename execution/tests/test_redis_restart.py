@@ -22,7 +22,7 @@ import redis
 from accounts.crypto import encrypt_secret
 from accounts.models import AuditEntry, NotificationChannel
 from analytics.health import system_health
-from execution import broker, trading
+from execution import broker, reconcile, trading
 from execution.gateway.client import GatewayClient
 from execution.gateway.config import Credentials, GatewayConfig
 from execution.gateway.errors import RateLimited
@@ -195,7 +195,7 @@ def test_with_redis_down_trading_goes_on_and_an_alert_is_raised(
         assert entry.status == OrderStatus.WORKING
         assert [o.id for o in broker_orders(sim, entry.custom_tag)] == [entry.broker_order_id]
         sim.step(1)  # the entry fills; its brackets work
-        trading.orders_reconcile(account=account)  # dashboard pushes are dropped, not raised
+        reconcile.orders_reconcile(account=account)  # dashboard pushes are dropped, not raised
         assert positions_held(account) == {es.contract_id: 1}
         # The kill switch as a person or the risk watch pulls it: the task cannot be queued, so
         # the flatten runs in this process rather than being lost.
@@ -203,7 +203,7 @@ def test_with_redis_down_trading_goes_on_and_an_alert_is_raised(
             tenant=account.tenant, account=account, actor=None, reason="kill switch, Redis down"
         )
         sim.step(1)  # the closing market order fills
-        trading.orders_reconcile(account=account)
+        reconcile.orders_reconcile(account=account)
     assert "rate limiter: Redis unreachable" in caplog.text
     assert "could not queue execution.account_flatten; running it in this process" in caplog.text
     assert positions_held(account) == {}
@@ -350,5 +350,5 @@ def test_after_the_restart_one_reconciliation_brings_the_account_to_the_brokers_
     day = AccountDay.objects.for_tenant(account.tenant).order_by("-session_date").first()
     assert day.balance_usd == remote_account.balance_usd
 
-    assert trading.orders_reconcile(account=account).is_clean  # nothing left to correct
+    assert reconcile.orders_reconcile(account=account).is_clean  # nothing left to correct
     assert run_worker() == Counter()  # and nothing re-sent

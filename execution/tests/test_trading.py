@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from accounts.crypto import encrypt_secret
 from accounts.models import AuditEntry, NotificationChannel
-from execution import broker, ingest, trading
+from execution import broker, ingest, reconcile, trading
 from execution.gateway.client import GatewayClient
 from execution.gateway.config import Credentials, GatewayConfig
 from execution.gateway.errors import GatewayError
@@ -185,7 +185,7 @@ def test_the_first_fill_of_an_entry_cancels_the_rest_of_its_oco_group(sim, accou
     sim.step(1)  # high 5001.00 reaches the buy stop; low 4999.50 stays above the sell stop
     celery_app.conf.task_always_eager = True  # the cancel task runs inline, as a worker would
     try:
-        trading.orders_reconcile(account=account)
+        reconcile.orders_reconcile(account=account)
     finally:
         celery_app.conf.task_always_eager = False
     buy.refresh_from_db()
@@ -203,7 +203,7 @@ def test_a_bracket_goes_from_submit_to_fill_to_flat(sim, account, client, es):
     assert entry.broker_order_id == broker_orders(sim, entry.custom_tag)[0].id
 
     sim.step(1)  # the market entry fills at 5000.00; children work at 4998.00 / 5003.00
-    report = trading.orders_reconcile(account=account)
+    report = reconcile.orders_reconcile(account=account)
     entry.refresh_from_db()
     assert (entry.status, entry.average_fill_price) == (OrderStatus.FILLED, Decimal("5000"))
     children = {o.role: o for o in Order.objects.for_tenant(account.tenant).filter(parent=entry)}
@@ -219,7 +219,7 @@ def test_a_bracket_goes_from_submit_to_fill_to_flat(sim, account, client, es):
         trading.stop_move(tenant=account.tenant, stop=stop, new_stop_price=Decimal("4999.00"))
 
     sim.step(1)  # high 5003.25 takes profit at 5003.00; low 5000.75 never reaches the stop
-    trading.orders_reconcile(account=account)
+    reconcile.orders_reconcile(account=account)
     children = {o.role: o for o in Order.objects.for_tenant(account.tenant).filter(parent=entry)}
     assert children[OrderRole.TAKE_PROFIT].status == OrderStatus.FILLED
     assert children[OrderRole.STOP_LOSS].status == OrderStatus.CANCELLED
@@ -228,7 +228,7 @@ def test_a_bracket_goes_from_submit_to_fill_to_flat(sim, account, client, es):
     assert (day.realized_pnl_usd, day.fees_usd) == (Decimal("150.00"), Decimal("2.80"))
     assert day.balance_usd == Decimal("50147.20")
     assert len(broker_orders(sim)) == 3
-    assert trading.orders_reconcile(account=account).is_clean
+    assert reconcile.orders_reconcile(account=account).is_clean
 
 
 def test_a_duplicated_send_task_places_one_order(sim, account, client, es):
@@ -263,7 +263,7 @@ def test_a_broker_fault_while_placing_neither_loses_nor_doubles(sim, account, cl
     assert [o.id for o in placed] == [order.broker_order_id]
     sim.clear_faults()
     sim.step(1)
-    trading.orders_reconcile(account=account)
+    reconcile.orders_reconcile(account=account)
     order.refresh_from_db()
     assert order.status == OrderStatus.FILLED
     assert Position.objects.for_tenant(account.tenant).get().net_size == 1
@@ -343,7 +343,7 @@ def test_reconciliation_finds_an_order_sent_by_a_dead_worker(sim, account, clien
     )
     placed = client.place_order(trading.place_request(order))
     sim.step(1)
-    report = trading.orders_reconcile(account=account)
+    report = reconcile.orders_reconcile(account=account)
     order.refresh_from_db()
     assert (order.status, order.broker_order_id) == (OrderStatus.FILLED, placed.order_id)
     assert Fill.objects.for_tenant(account.tenant).get().order == order
@@ -499,7 +499,7 @@ def test_a_real_worker_killed_mid_send_leaves_one_order_after_reconciliation(
     assert (order.status, order.broker_order_id) == (OrderStatus.SUBMITTED, None)
     sim.clear_faults()
     install_client(sim, account)
-    trading.orders_reconcile(account=account)
+    reconcile.orders_reconcile(account=account)
     order.refresh_from_db()
     assert order.status == OrderStatus.WORKING
     assert [o.id for o in broker_orders(sim, order.custom_tag)] == [order.broker_order_id]
@@ -518,8 +518,8 @@ def test_a_send_task_lost_with_the_broker_is_queued_again_by_reconciliation(
     )
     celery_app.conf.task_always_eager = True
     try:
-        trading.orders_reconcile(account=account)
-        trading.orders_reconcile(account=account)
+        reconcile.orders_reconcile(account=account)
+        reconcile.orders_reconcile(account=account)
         order_send_task.apply(kwargs={"tenant_id": order.tenant_id, "order_id": order.pk})
     finally:
         celery_app.conf.task_always_eager = False
@@ -567,7 +567,7 @@ def test_any_fault_sequence_ends_with_at_most_one_order_matching_our_record(
             trading.order_recover(order=order)
         else:
             with contextlib.suppress(GatewayError):
-                trading.orders_reconcile(account=account)
+                reconcile.orders_reconcile(account=account)
         if search_fault:
             sim.set_faults(clear=True)
             sim.set_faults(paths=["order/search"], **search_fault)
@@ -595,8 +595,8 @@ def test_a_loss_reaching_the_daily_limit_cancels_flattens_and_locks(sim, account
     sim.step(1)  # covered at 5001.00: 4 ticks x $12.50 = -50.00, and 2 x $1.40 fees
     celery_app.conf.task_always_eager = True  # the flatten task runs inline, as a worker would
     try:
-        trading.orders_reconcile(account=account)
-        trading.orders_reconcile(account=account)  # a repeat changes nothing
+        reconcile.orders_reconcile(account=account)
+        reconcile.orders_reconcile(account=account)  # a repeat changes nothing
     finally:
         celery_app.conf.task_always_eager = False
     day = AccountDay.objects.for_tenant(account.tenant).get()
@@ -617,7 +617,7 @@ def test_a_loss_reaching_the_daily_limit_cancels_flattens_and_locks(sim, account
 def test_a_trailing_stop_follows_the_price_and_never_loosens(sim, account, client, es):
     entry = trading.order_send(order=submit(account, es, stop_loss_ticks=8, take_profit_ticks=40))
     sim.step(1)  # long 1 at 5000.00, stop at 4998.00
-    trading.orders_reconcile(account=account)
+    reconcile.orders_reconcile(account=account)
     stop = Order.objects.for_tenant(account.tenant).get(parent=entry, role=OrderRole.STOP_LOSS)
     stop = trading.stop_trail(
         tenant=account.tenant, stop=stop, last_price=Decimal("5002.00"), trail_ticks=8
@@ -644,7 +644,7 @@ def test_reconciliation_expires_an_open_order_the_broker_does_not_know(sim, acco
         limit_price=Decimal("4900.00"),
         status=OrderStatus.WORKING,
     )
-    report = trading.orders_reconcile(account=account)
+    report = reconcile.orders_reconcile(account=account)
     ghost.refresh_from_db()
     assert ghost.status == OrderStatus.EXPIRED
     assert report.differences == [

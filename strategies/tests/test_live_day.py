@@ -25,7 +25,7 @@ import time_machine
 from django.conf import settings
 
 from accounts.models import RiskProfile
-from execution import broker, day, risk_gate, trading
+from execution import broker, day, reconcile, risk_gate
 from execution.gateway.client import GatewayClient
 from execution.gateway.config import Credentials
 from execution.gateway.ratelimit import EndpointGroup, RateLimit, RedisRateLimiter
@@ -122,7 +122,7 @@ def run_day(sim, account, instrument) -> None:
             day.overnight_ranges_record(now=now)
             day.day_flatten_due(now=now)
             if has_exposure(account):  # polling, as when the hub is down (nothing to poll for else)
-                trading.orders_reconcile(account=account)
+                reconcile.orders_reconcile(account=account)
             sim.step(1)
             now = sim.server.engine.now()
 
