@@ -107,58 +107,64 @@ def gateway_client_for(*, connection: BrokerConnection) -> GatewayClient:
         return client
 
 
-def account_cancel_open_orders(*, account: TradingAccount) -> int:
-    """Cancel every working order of the account at the broker; returns how many were cancelled."""
+def _cancel_working(account: TradingAccount, contract_id: str | None = None) -> list[int]:
+    """Cancel the account's working orders (of one contract, or all) at the broker; an order that
+    filled or was cancelled meanwhile is passed over, so a flatten never stops half-way."""
     client = gateway_client_for(connection=account.connection)
     orders = client.search_open_orders(account.projectx_account_id)
+    cancelled = []
     for order in orders:
-        client.cancel_order(account.projectx_account_id, order.id)
+        if contract_id in (None, order.contract_id):
+            with contextlib.suppress(OrderStateConflict, BrokerRejected):
+                client.cancel_order(account.projectx_account_id, order.id)
+            cancelled.append(order.id)
+    return cancelled
+
+
+def _close_positions(account: TradingAccount, contract_id: str | None = None) -> list[str]:
+    """Close the account's open positions (on one contract, or all) at market."""
+    client = gateway_client_for(connection=account.connection)
+    closed = []
+    for position in client.search_open_positions(account.projectx_account_id):
+        if contract_id in (None, position.contract_id):
+            client.close_position(account.projectx_account_id, position.contract_id)
+            closed.append(position.contract_id)
+    return closed
+
+
+def account_cancel_open_orders(*, account: TradingAccount) -> int:
+    """Cancel every working order of the account at the broker; returns how many were cancelled."""
+    cancelled = _cancel_working(account)
     audit_record(
         tenant=account.tenant_id,
         actor=None,
         actor_label="execution",
         target=account,
         action="account.open_orders_cancelled",
-        after={"broker_order_ids": [o.id for o in orders]},
+        after={"broker_order_ids": cancelled},
     )
-    return len(orders)
+    return len(cancelled)
 
 
 def contract_flatten(*, account: TradingAccount, contract_id: str, reason: str) -> None:
     """Cancel what is working on one contract, then close its position: a strategy's flatten, which
     must not touch the account's other contracts. Idempotent (acts on what is still open)."""
-    client = gateway_client_for(connection=account.connection)
-    broker_account = account.projectx_account_id
-    orders = [o for o in client.search_open_orders(broker_account) if o.contract_id == contract_id]
-    for order in orders:
-        with contextlib.suppress(OrderStateConflict, BrokerRejected):  # it finished meanwhile
-            client.cancel_order(broker_account, order.id)
-    held = any(p.contract_id == contract_id for p in client.search_open_positions(broker_account))
-    if held:
-        client.close_position(broker_account, contract_id)
+    cancelled = _cancel_working(account, contract_id)
+    closed = _close_positions(account, contract_id)
     audit_record(
         tenant=account.tenant_id,
         actor=None,
         actor_label="execution",
         target=account,
         action="account.contract_flattened",
-        after={
-            "reason": reason,
-            "contract": contract_id,
-            "cancelled": [o.id for o in orders],
-            "closed": held,
-        },
+        after={"reason": reason, "contract": contract_id, "cancelled": cancelled, "closed": closed},
     )
 
 
 def account_flatten(*, account: TradingAccount, reason: str) -> None:
     """Cancel everything working, then close every open position at the broker."""
     cancelled = account_cancel_open_orders(account=account)
-    client = gateway_client_for(connection=account.connection)
-    positions = client.search_open_positions(account.projectx_account_id)
-    for position in positions:
-        client.close_position(account.projectx_account_id, position.contract_id)
-    closed = [p.contract_id for p in positions]
+    closed = _close_positions(account)
     audit_record(
         tenant=account.tenant_id,
         actor=None,
