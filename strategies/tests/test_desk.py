@@ -5,12 +5,13 @@ from __future__ import annotations
 import pickle
 from datetime import date
 
-from markets.fills import OrderKind, Side
+from markets.fills import Side
 from strategies.engine.intents import CancelOrder, ModifyStop, PlaceBracket
 from strategies.engine.orb import OvernightRangeBreakout
 from strategies.live.desk import NOT_LIVE, Bar, Desk, FillFact, OrderEnd, config_id_of
 from strategies.tests.scripted import Scripted
 from strategies.tests.synthetic import et_ts, session_bars
+from strategies.tests.test_manager import market
 from strategies.tests.test_orb import PARAMS
 
 DAY = date(2023, 3, 15)
@@ -103,10 +104,6 @@ def test_a_pickled_desk_carries_on_exactly_as_the_original():
         later, [entry], [], et_ts(DAY, 15, 59)
     )
     assert desk.take_notes() == copy.take_notes()
-
-
-def market(tag: str) -> PlaceBracket:
-    return PlaceBracket(tag, Side.BUY, 1, OrderKind.MARKET, None, 20, 40, f"signal {tag}")
 
 
 def test_two_strategies_on_one_contract_journal_the_managers_reasons():
