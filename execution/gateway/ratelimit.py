@@ -98,16 +98,48 @@ class RateLimiter(Protocol):
         """The broker answered 429: hold the whole user/group back for `retry_after_seconds`."""
 
 
+class _LocalWindows:
+    """In-process sliding windows and 429 blocks: RedisRateLimiter's stand-in while Redis is down,
+    and UnlimitedRateLimiter's memory of 429s."""
+
+    def __init__(self) -> None:
+        self._calls: dict[tuple[str, EndpointGroup], deque[float]] = {}
+        self._blocked_until: dict[tuple[str, EndpointGroup], float] = {}
+        self._lock = threading.Lock()  # one client serves the web's and the hubs' threads
+
+    def blocked(self, key: tuple[str, EndpointGroup]) -> float:
+        """Seconds a broker 429 still holds `key` back (0 when free)."""
+        return max(0.0, self._blocked_until.get(key, 0.0) - time.monotonic())
+
+    def try_acquire(self, key: tuple[str, EndpointGroup], allowed: int, window: float) -> float:
+        now = time.monotonic()
+        with self._lock:
+            blocked = self._blocked_until.get(key, 0.0) - now
+            if blocked > 0:
+                return blocked
+            calls = self._calls.setdefault(key, deque())
+            while calls and calls[0] <= now - window:
+                calls.popleft()
+            if len(calls) < allowed:
+                calls.append(now)
+                return 0.0
+            return calls[0] + window - now
+
+    def block(self, key: tuple[str, EndpointGroup], seconds: float) -> None:
+        with self._lock:
+            until = time.monotonic() + seconds
+            self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
+
+
 class UnlimitedRateLimiter:
     """No shared budget (one-off scripts); a 429 still makes the next call in this process wait."""
 
     def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._blocked_until: dict[tuple[str, EndpointGroup], float] = {}
+        self._local = _LocalWindows()
         self._sleep = sleep
 
     def acquire(self, scope: str, endpoint: str, *, wait_seconds: float) -> None:
-        key = (scope, group_for(endpoint))
-        wait = self._blocked_until.get(key, 0.0) - time.monotonic()
+        wait = self._local.blocked((scope, group_for(endpoint)))
         if wait > wait_seconds:
             raise RateLimited(
                 f"{endpoint}: throttled for {wait:.1f}s",
@@ -118,9 +150,7 @@ class UnlimitedRateLimiter:
             self._sleep(wait)
 
     def report_throttled(self, scope: str, endpoint: str, retry_after_seconds: float) -> None:
-        key = (scope, group_for(endpoint))
-        until = time.monotonic() + retry_after_seconds
-        self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
+        self._local.block((scope, group_for(endpoint)), retry_after_seconds)
 
 
 # KEYS: window zset, block key. ARGV: max requests, window ms, unique member.
@@ -154,34 +184,6 @@ if redis.call('PTTL', KEYS[1]) < ms then
 end
 return redis.call('INCR', KEYS[2])
 """
-
-
-class _LocalWindows:
-    """In-process sliding windows and 429 blocks: RedisRateLimiter's stand-in while Redis is down."""
-
-    def __init__(self) -> None:
-        self._calls: dict[tuple[str, EndpointGroup], deque[float]] = {}
-        self._blocked_until: dict[tuple[str, EndpointGroup], float] = {}
-        self._lock = threading.Lock()  # one client serves the web's and the hubs' threads
-
-    def try_acquire(self, key: tuple[str, EndpointGroup], allowed: int, window: float) -> float:
-        now = time.monotonic()
-        with self._lock:
-            blocked = self._blocked_until.get(key, 0.0) - now
-            if blocked > 0:
-                return blocked
-            calls = self._calls.setdefault(key, deque())
-            while calls and calls[0] <= now - window:
-                calls.popleft()
-            if len(calls) < allowed:
-                calls.append(now)
-                return 0.0
-            return calls[0] + window - now
-
-    def block(self, key: tuple[str, EndpointGroup], seconds: float) -> None:
-        with self._lock:
-            until = time.monotonic() + seconds
-            self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
 
 
 class RedisRateLimiter:
