@@ -148,7 +148,9 @@ def strategy_edit(request: HttpRequest, config_id: int) -> HttpResponse:
             "form": form,
             "schema": schema,
             "can_trade": may_edit,
-            "runtime": _runtimes(request).get((config.account_id, config.instrument_id)),
+            "runtime": strategy_selectors.strategy_runtime_list(tenant=request.tenant)
+            .filter(account_id=config.account_id, instrument_id=config.instrument_id)
+            .first(),
             "paper_accounts": [a for a in others if a.is_simulated],
             "live_accounts": [a for a in others if not a.is_simulated],
         },
