@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -76,143 +76,37 @@ from simulator.market import (
     parse_contract_id,
     trading_date,
 )
+from simulator.records import (
+    BUY,
+    CANCELLED,
+    FILLED,
+    JOIN_ASK,
+    JOIN_BID,
+    LIMIT,
+    MARKET,
+    MAX_BRACKET_TICKS,
+    OPEN,
+    SELL,
+    STOP,
+    SUSPENDED,
+    TRAILING,
+    US,
+    WORKING,
+    Account,
+    GatewayError,
+    NotAuthenticated,
+    Order,
+    Position,
+    Quote,
+    SimConfig,
+    Trade,
+    _dec,
+    _point_volumes,
+    _ts,
+)
 from simulator.store import Store
 
-__all__ = ["Engine", "GatewayError", "NotAuthenticated", "SimConfig"]
-
-# OrderStatus (7 PendingCancellation is never needed: cancels take effect at once)
-OPEN, FILLED, CANCELLED, EXPIRED, REJECTED, PENDING, SUSPENDED = 1, 2, 3, 4, 5, 6, 8
-# OrderType
-LIMIT, MARKET, STOP_LIMIT, STOP, TRAILING, JOIN_BID, JOIN_ASK = 1, 2, 3, 4, 5, 6, 7
-BUY, SELL = 0, 1
-WORKING = (OPEN, PENDING)
-MAX_BRACKET_TICKS = 1000
-US = 1_000_000
-DEMO_USER = ("demo", "demo-api-key")
-
-
-class GatewayError(Exception):
-    """A business failure: HTTP 200 with success=false and this endpoint's errorCode."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class NotAuthenticated(Exception):
-    """Missing, invalid, revoked or expired token: HTTP 401."""
-
-
-@dataclass
-class SimConfig:
-    """Everything that shapes a simulator run (the CLI and the test harness build one)."""
-
-    store_path: str = ":memory:"
-    data: dict[str, str] = field(default_factory=dict)  # root (EP) -> CSV path
-    replay_mode: str = "shifted"  # shifted | calendar
-    replay_from: datetime | None = None  # shifted: first file bar to replay
-    start: datetime | None = None  # the clock's start (default: now / file start)
-    speed: float | None = 1.0  # None = stepped; 1 = real time; N = accelerated xN
-    seed: int = 7
-    history_minutes: int = 2 * 1440
-    users: list[tuple[str, str]] = field(default_factory=lambda: [DEMO_USER])
-    starting_balance: Decimal = Decimal("50000")
-    token_ttl_seconds: int = 24 * 3600
-    bars_rate: tuple[int, int] = (50, 30)  # retrieveBars: requests per seconds
-    general_rate: tuple[int, int] = (200, 60)
-    bracket_ticks: str = "signed"  # signed | magnitude
-
-
-def _dec(value: Decimal | str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-@dataclass
-class Order:
-    id: int
-    account_id: int
-    contract_id: str
-    type: int
-    side: int
-    size: int
-    status: int
-    created_us: int
-    updated_us: int
-    eligible_from: int  # first bar open time (epoch s) this order may match against
-    limit_ticks: int | None = None
-    stop_ticks: int | None = None
-    trail_ticks: int | None = None
-    custom_tag: str | None = None
-    fill_volume: int = 0
-    filled_ticks: int | None = None
-    parent_id: int | None = None
-    linked_id: int | None = None
-    role: str | None = None  # "sl" / "tp" for bracket children
-    bracket_offset: int | None = None  # child: signed ticks from the entry fill
-    bracket_type: int | None = None
-
-
-@dataclass
-class Position:
-    id: int
-    account_id: int
-    contract_id: str
-    created_us: int
-    lots: list[list[int]]  # FIFO [[price_ticks, signed_qty], ...]; all the same sign
-
-    @property
-    def net(self) -> int:
-        return sum(q for _, q in self.lots)
-
-
-@dataclass
-class Trade:
-    id: int
-    account_id: int
-    contract_id: str
-    created_us: int
-    price_ticks: int
-    pnl: str | None
-    fees: str
-    side: int
-    size: int
-    order_id: int
-    voided: bool = False
-
-
-@dataclass
-class Account:
-    id: int
-    user: str
-    name: str
-    balance: str
-    can_trade: bool = True
-    is_visible: bool = True
-    simulated: bool = True
-
-
-@dataclass
-class Quote:
-    last: int | None = None
-    bid: int | None = None
-    ask: int | None = None
-    session: str | None = None
-    open: int | None = None
-    high: int | None = None
-    low: int | None = None
-    volume: int = 0
-    prev_close: int | None = None
-    updated_us: int = 0
-
-
-def _ts(us: int) -> datetime:
-    return datetime.fromtimestamp(us / US, UTC).replace(microsecond=us % US)
-
-
-def _point_volumes(v: int) -> list[int]:
-    base = v // 4
-    return [base, base, base, v - 3 * base]
+__all__ = ["Engine"]
 
 
 Event = tuple[str, Any, str, Any]  # (channel, key, target, payload)

@@ -29,9 +29,10 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.engine import Engine, GatewayError, NotAuthenticated, SimConfig
+from simulator.engine import Engine
 from simulator.hubs import HubManager
 from simulator.market import Unit, parse_contract_id
+from simulator.records import GatewayError, NotAuthenticated, SimConfig
 from simulator.tokens import InvalidToken, TokenExpired
 from simulator.wire import BadField, Fields, dumps, render_bars_ok
 

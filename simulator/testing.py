@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from markets.ticks import spec_for
-from simulator.engine import DEMO_USER, SimConfig
 from simulator.market import front_month_id
+from simulator.records import DEMO_USER, SimConfig
 from simulator.server import Faults, SimServer
 
 __all__ = ["DEFAULT_START", "SimulatorHandle", "market_data_dir", "running_simulator"]

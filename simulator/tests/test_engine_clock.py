@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator.engine import Engine, GatewayError, SimConfig
+from simulator.engine import Engine
 from simulator.market import Unit
+from simulator.records import GatewayError, SimConfig
 from simulator.tests.conftest import BRACKET_BARS, BRACKET_START, write_bars
 from simulator.wire import Fields
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.engine import Engine, SimConfig
+from simulator.engine import Engine
 from simulator.market import Unit, aggregate, aggregate_columns, bucket_end
+from simulator.records import SimConfig
 from simulator.testing import market_data_dir
 from simulator.wire import Fields
 

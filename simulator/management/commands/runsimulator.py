@@ -27,8 +27,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from simulator.engine import DEMO_USER, SimConfig
 from simulator.market import DataFileError, root_from_filename
+from simulator.records import DEMO_USER, SimConfig
 from simulator.server import SimServer
 from simulator.wire import parse_ts
 
