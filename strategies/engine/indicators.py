@@ -352,6 +352,14 @@ def _check_bar_values(indicator: object, high: float, low: float, close: float) 
         raise ValueError(f"{name}.update got a non-finite value in ({high}, {low}, {close})")
 
 
+def _finite(indicator: object, x: float) -> float:
+    """`x` as a float; NaN or infinite refused (one bad print would poison an average for good)."""
+    x = float(x)
+    if x - x:
+        raise ValueError(f"{type(indicator).__name__}.update got a non-finite value {x}")
+    return x
+
+
 class _Indicator:
     __slots__ = ("period", "value")
 
@@ -380,9 +388,7 @@ class Sma(_Indicator):
         self._sum = 0.0
 
     def update(self, x: float) -> float | None:
-        x = float(x)
-        if x - x:  # NaN or infinite: one bad print would poison the average for good
-            raise ValueError(f"{type(self).__name__}.update got a non-finite value {x}")
+        x = _finite(self, x)
         n = self.period
         buffer = self._buffer
         if len(buffer) < n:
@@ -416,9 +422,7 @@ class Ema(_Indicator):
         self._seed = 0.0
 
     def update(self, x: float) -> float | None:
-        x = float(x)
-        if x - x:  # NaN or infinite: one bad print would poison the average for good
-            raise ValueError(f"{type(self).__name__}.update got a non-finite value {x}")
+        x = _finite(self, x)
         if self.value is not None:
             self.value = (x - self.value) * self._k + self.value
             return self.value
@@ -489,9 +493,7 @@ class Rsi(_Indicator):
         self._loss = 0.0
 
     def update(self, x: float) -> float | None:
-        x = float(x)
-        if x - x:  # NaN or infinite: one bad print would poison the average for good
-            raise ValueError(f"{type(self).__name__}.update got a non-finite value {x}")
+        x = _finite(self, x)
         prev, self._prev = self._prev, x
         if prev is None:
             return None
@@ -603,9 +605,7 @@ class _RollingExtreme(_Indicator):
         self._count = 0
 
     def update(self, x: float) -> float | None:
-        x = float(x)
-        if x - x:  # NaN or infinite: one bad print would poison the average for good
-            raise ValueError(f"{type(self).__name__}.update got a non-finite value {x}")
+        x = _finite(self, x)
         window, i = self._window, self._count
         if self._is_max:
             while window and window[-1][1] <= x:
@@ -655,9 +655,7 @@ class StdDev(_Indicator):
         self._sum_sq = 0.0
 
     def update(self, x: float) -> float | None:
-        x = float(x)
-        if x - x:  # NaN or infinite: one bad print would poison the average for good
-            raise ValueError(f"{type(self).__name__}.update got a non-finite value {x}")
+        x = _finite(self, x)
         n = self.period
         buffer = self._buffer
         if len(buffer) < n:
