@@ -13,6 +13,7 @@ from accounts.tests.factories import TradingAccountFactory
 from execution import broker
 from simulator.testing import SimulatorHandle, running_simulator
 from simulator.tests.conftest import BRACKET_BARS, write_bars
+from tradingsite.celery import app as celery_app
 
 
 @contextmanager
@@ -55,3 +56,14 @@ def bracket_simulator(tmp_path: Path, settings) -> Iterator[SimulatorHandle]:
         platform_on(handle, settings),
     ):
         yield handle
+
+
+@contextmanager
+def tasks_inline() -> Iterator[None]:
+    """Celery tasks run inline, in this process, as a worker would run them."""
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = before

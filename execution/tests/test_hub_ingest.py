@@ -9,9 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.crypto import encrypt_secret
-from accounts.models import GatewayEnvironment
-from accounts.tests.factories import TradingAccountFactory
 from execution import broker
 from execution.gateway.types import BarUnit, Bracket, OrderSide, OrderType, PlaceOrderRequest
 from execution.hubs_process import serve
@@ -27,10 +24,10 @@ from execution.models import (
     Position,
 )
 from execution.tests.factories import InstrumentFactory
+from execution.tests.simulated import platform_on, simulator_account, tasks_inline
 from simulator.testing import running_simulator
 from simulator.tests.conftest import BRACKET_BARS, BRACKET_START, write_bars
 from strategies.tests.factories import StrategyConfigFactory
-from tradingsite.celery import app as celery_app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("hubs")]
 
@@ -38,35 +35,23 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("
 @pytest.fixture
 def sim(tmp_path, settings):
     data = write_bars(tmp_path / "ep.csv.gz", BRACKET_BARS, BRACKET_START)
-    with running_simulator(
-        tmp_path / "sim.sqlite3", data={"EP": data}, history_minutes=2
-    ) as handle:
-        settings.PROJECTX_SIM_API_URL = handle.base_url
-        settings.PROJECTX_SIM_USER_HUB_URL = handle.user_hub_url
-        settings.PROJECTX_SIM_MARKET_HUB_URL = handle.market_hub_url
-        broker._clients.clear()
+    with (
+        running_simulator(tmp_path / "sim.sqlite3", data={"EP": data}, history_minutes=2) as handle,
+        platform_on(handle, settings),
+    ):
         yield handle
-        broker._clients.clear()
 
 
 @pytest.fixture
 def eager_celery():
     """Resync tasks run inline in the hubs process, as a worker would run them."""
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
+    with tasks_inline():
+        yield
 
 
 @pytest.fixture
 def account(sim, tenant_a):
-    return TradingAccountFactory(
-        tenant=tenant_a,
-        projectx_account_id=sim.account_id,
-        connection__tenant=tenant_a,
-        connection__environment=GatewayEnvironment.SIMULATOR,
-        connection__username=sim.username,
-        connection__api_key_encrypted=encrypt_secret(sim.api_key),
-    )
+    return simulator_account(sim, tenant_a)
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ from execution.models import (
     Position,
 )
 from execution.orders import OrderEvent, OrderState, apply
-from execution.tests.simulated import bracket_simulator, simulator_account
+from execution.tests.simulated import bracket_simulator, simulator_account, tasks_inline
 from markets.sessions import NEW_YORK, trading_date
 from notifications.models import NotificationDelivery
 from tradingsite.celery import app as celery_app
@@ -183,11 +183,8 @@ def test_the_first_fill_of_an_entry_cancels_the_rest_of_its_oco_group(sim, accou
 
     buy, sell = stop_entry(OrderSide.BUY, "5000.75"), stop_entry(OrderSide.SELL, "4999.00")
     sim.step(1)  # high 5001.00 reaches the buy stop; low 4999.50 stays above the sell stop
-    celery_app.conf.task_always_eager = True  # the cancel task runs inline, as a worker would
-    try:
+    with tasks_inline():  # the cancel task runs inline, as a worker would
         reconcile.orders_reconcile(account=account)
-    finally:
-        celery_app.conf.task_always_eager = False
     buy.refresh_from_db()
     sell.refresh_from_db()
     assert (buy.status, sell.status) == (OrderStatus.FILLED, OrderStatus.CANCELLED)
@@ -516,13 +513,10 @@ def test_a_send_task_lost_with_the_broker_is_queued_again_by_reconciliation(
     Order.objects.for_tenant(account.tenant).filter(pk=order.pk).update(
         created_at=datetime.now(UTC) - timedelta(minutes=1)
     )
-    celery_app.conf.task_always_eager = True
-    try:
+    with tasks_inline():
         reconcile.orders_reconcile(account=account)
         reconcile.orders_reconcile(account=account)
         order_send_task.apply(kwargs={"tenant_id": order.tenant_id, "order_id": order.pk})
-    finally:
-        celery_app.conf.task_always_eager = False
     order.refresh_from_db()
     assert order.status == OrderStatus.WORKING
     assert len(broker_orders(sim, order.custom_tag)) == 1
@@ -593,12 +587,9 @@ def test_a_loss_reaching_the_daily_limit_cancels_flattens_and_locks(sim, account
     cover = submit(account, es, role=OrderRole.EXIT)
     trading.order_send(order=cover)
     sim.step(1)  # covered at 5001.00: 4 ticks x $12.50 = -50.00, and 2 x $1.40 fees
-    celery_app.conf.task_always_eager = True  # the flatten task runs inline, as a worker would
-    try:
+    with tasks_inline():  # the flatten task runs inline, as a worker would
         reconcile.orders_reconcile(account=account)
         reconcile.orders_reconcile(account=account)  # a repeat changes nothing
-    finally:
-        celery_app.conf.task_always_eager = False
     day = AccountDay.objects.for_tenant(account.tenant).get()
     assert day.net_pnl_usd == Decimal("-52.80")
     assert day.is_locked

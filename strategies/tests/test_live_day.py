@@ -40,7 +40,7 @@ from execution.models import (
     OvernightRange,
     Position,
 )
-from execution.tests.simulated import platform_on, simulator_account
+from execution.tests.simulated import platform_on, simulator_account, tasks_inline
 from markets.bars import load_bars_csv
 from markets.sessions import NEW_YORK, at_et
 from simulator.testing import market_data_dir, running_simulator
@@ -48,7 +48,6 @@ from strategies.backtest import run_backtest
 from strategies.live.outbox import TAG_PREFIX
 from strategies.live.steps import desk_step
 from strategies.models import DecisionStatus, StrategyConfig, StrategyDecision
-from tradingsite.celery import app as celery_app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("trading_sim")]
 
@@ -90,11 +89,8 @@ def desk(tmp_path, settings, tenant_a):
             params={},
             is_enabled=True,
         )
-        celery_app.conf.task_always_eager = True
-        try:
+        with tasks_inline():
             yield sim, account, instrument
-        finally:
-            celery_app.conf.task_always_eager = False
 
 
 def install_replay_client(sim, account) -> None:

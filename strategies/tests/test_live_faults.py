@@ -12,6 +12,7 @@ import pytest
 
 from execution import ingest, trading
 from execution.models import Order, OrderStatus
+from execution.tests.simulated import tasks_inline
 from execution.tests.test_trading import (  # noqa: F401
     account,
     broker_orders,
@@ -23,7 +24,6 @@ from markets.fills import OrderKind, Side
 from strategies.engine.intents import Flatten, PlaceBracket
 from strategies.live.outbox import TAG_PREFIX, decision_rows, decisions_carry_out
 from strategies.models import DecisionStatus, StrategyDecision, StrategyRuntime
-from tradingsite.celery import app as celery_app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("trading_sim")]
 
@@ -52,14 +52,11 @@ def market_entry() -> PlaceBracket:
 def test_a_placement_carried_out_again_after_a_killed_worker_places_one_order(sim, runtime):
     now = session_now()
     decision = pending(runtime, market_entry(), now)
-    celery_app.conf.task_always_eager = True  # the send runs inline, as a worker would
-    try:
+    with tasks_inline():  # the send runs inline, as a worker would
         assert decisions_carry_out(runtime=runtime, now=now) == 1
         # The worker died after placing and before recording DONE: the decision is pending again.
         StrategyDecision.all_tenants.filter(pk=decision.pk).update(status=DecisionStatus.PENDING)
         assert decisions_carry_out(runtime=runtime, now=now) == 1
-    finally:
-        celery_app.conf.task_always_eager = False
     assert len(broker_orders(sim, TAG_PREFIX + TAG)) == 1
     order = Order.objects.for_tenant(runtime.tenant_id).get(custom_tag=TAG_PREFIX + TAG)
     assert order.status == OrderStatus.WORKING

@@ -46,10 +46,10 @@ from execution import hubs_process, ingest, trading
 from execution.gateway import types as gw
 from execution.gateway.hubs import HubStateEvent, TradeEvent
 from execution.models import AccountDay, CachedBar, Fill, OrderSide, OrderStatus, OvernightRange
+from execution.tests import simulated
 from execution.tests.simulated import bracket_simulator, simulator_account
 from markets.sessions import NEW_YORK, globex_session, trading_date
 from strategies.tests.factories import StrategyConfigFactory
-from tradingsite.celery import app as celery_app
 from web.selectors import today_session
 from web.templatetags.web_format import price as format_price
 from web.tests.conftest import _desk
@@ -394,10 +394,8 @@ def sim_account(sim, tenant_a):
 def tasks_inline():
     """Celery tasks run inline, as a worker would run them (the order service's send, the resync the
     hubs process asks for when its user hub connects), so nothing is left queued in Redis."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
+    with simulated.tasks_inline():
+        yield
 
 
 class HubsProcess:
