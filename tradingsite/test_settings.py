@@ -24,8 +24,9 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = True
 
-# Parallel test workers share one Redis: give each its own key space.
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# Parallel test workers (and parallel runs, each with its own TEST_NAMESPACE) share one Redis: give each
+# its own key space.
+_WORKER = os.environ.get("TEST_NAMESPACE", "") + os.environ.get("PYTEST_XDIST_WORKER", "main")
 CACHES["default"]["KEY_PREFIX"] = f"ts-test-{_WORKER}"  # noqa: F405
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"ts-channels-test-{_WORKER}"  # noqa: F405
 CELERY_BROKER_TRANSPORT_OPTIONS = {
