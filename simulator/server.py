@@ -525,11 +525,11 @@ class SimServer:
         if len(parts) == 4:
             if parts[3] != "negotiate" or request.method != "POST":
                 return web.Response(status=404)
-            try:
-                version = int(request.query.get("negotiateVersion", "0"))
-            except ValueError:
-                version = 0
-            return web.json_response(self.hubs.negotiate(version))
+            # ASP.NET Core reads query keys case-insensitively.
+            requested = next(
+                (v for k, v in request.query.items() if k.lower() == "negotiateversion"), None
+            )
+            return web.json_response(self.hubs.negotiate(requested))
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return web.Response(status=400, text="Connection ID required")
         return await self.hubs.serve(request, parts[2], claims.user, claims.session_id)
