@@ -28,7 +28,7 @@ SIGNALRCORE_SCRIPT = Path(__file__).with_name("conformance_signalrcore.py")
 )
 def test_project_x_py_logs_in_reads_trades_and_streams_unchanged(tmp_path: Path) -> None:
     # Its history calls ask relative to the wall clock: a clock started now, running x20 so
-    # the market order fills (at the next 15-second print) within a second.
+    # the quotes it waits for print within a second (its market order fills at once anyway).
     with running_simulator(tmp_path / "s.db", speed=20.0, start=None) as sim:
         result = subprocess.run(
             [PYTHON, str(SCRIPT), sim.root_url],
