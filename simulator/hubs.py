@@ -2,9 +2,9 @@
 
 What is spoken (docs/projectx-gateway.md §6.4): negotiate (optional for clients; versions 0 and 1
 answered as ASP.NET Core does), WebSocket with `access_token` in the query (or an Authorization
-header), the `{"protocol":"json","version":N}` handshake (N <= 2, as ASP.NET Core 8+) answered by
-`{}`, messages framed by 0x1E (several per frame allowed), invocations with
-or without `invocationId` (a Completion answers those that have one), Ping every ~15 s, Close.
+header), the `{"protocol":"json","version":N}` handshake (N <= 2, as ASP.NET Core 8+) answered
+by `{}`, messages framed by 0x1E (several per frame allowed), invocations with or without
+`invocationId` (a Completion answers those that have one), Ping every ~15 s, Close.
 Events are pushed as type-1 invocations without an id: user-hub events carry one argument (the
 entity), market-hub events two (`contractId`, payload), trades and depth as arrays.
 """
@@ -333,7 +333,9 @@ class HubManager:
 
 
 def _check_handshake(record: str) -> str | None:
-    """The handshake checks of ASP.NET Core's HubConnectionContext, with its error texts."""
+    """The handshake checks of ASP.NET Core's HubConnectionContext: a request that does not
+    parse, then an unknown protocol, then an unsupported version; ASP.NET's texts for the last
+    two and for missing properties."""
     try:
         handshake = json.loads(record)
     except ValueError:
