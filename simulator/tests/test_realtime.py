@@ -47,7 +47,9 @@ def test_a_market_order_and_a_flatten_fill_at_once_at_the_market_price(
         elapsed = time.monotonic() - started
         after = Decimal(str(sim.state()["lastPrices"]["MNQ"]))
         assert (order["status"], order["fillVolume"]) == (2, 2)
-        assert elapsed < 1.0
+        # filled at the instant it was placed (the simulator's clock did not move in between)
+        assert order["updateTimestamp"] == order["creationTimestamp"]
+        assert elapsed < 5.0  # two local requests; generous for a loaded machine
         # the price printed when it was placed (a new print may land between the reads)
         assert order["filledPrice"] in {before, after}
         positions = _json(api.post("/Position/searchOpen", json={"accountId": acc}))["positions"]
