@@ -44,6 +44,7 @@ from execution.gateway import (
 )
 from execution.gateway.metrics import Outcome
 from execution.gateway.ratelimit import EndpointGroup
+from simulator.records import CONTROL_AUTH_HEADER
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -98,6 +99,7 @@ class ChildSimulator:
             "from simulator.testing import start_simulator\n"
             "h = start_simulator(sys.argv[1], general_rate=(10**6, 60))\n"
             "print(h.root_url, flush=True)\n"
+            "print(h.server.config.control_secret, flush=True)\n"
             "sys.stdin.read()\n"
             "h.stop()\n"
         )
@@ -112,6 +114,7 @@ class ChildSimulator:
         )
         assert self.proc.stdout is not None
         self.root_url = self.proc.stdout.readline().strip()
+        self.control_headers = {CONTROL_AUTH_HEADER: self.proc.stdout.readline().strip()}
         self.base_url = f"{self.root_url}/api"
         self.user_hub_url = f"{self.root_url}/hubs/user"
         self.market_hub_url = f"{self.root_url}/hubs/market"
@@ -122,7 +125,10 @@ class ChildSimulator:
 
     async def astep(self, bars: int) -> None:
         async with httpx.AsyncClient() as http:
-            (await http.post(f"{self.root_url}/_sim/step", json={"bars": bars})).raise_for_status()
+            reply = await http.post(
+                f"{self.root_url}/_sim/step", json={"bars": bars}, headers=self.control_headers
+            )
+            reply.raise_for_status()
 
     def stop(self) -> None:
         assert self.proc.stdin is not None

@@ -18,6 +18,7 @@ Run: `.venv/bin/python bench/market_open_burst.py [--accounts 200] [--workers 2]
 import argparse
 import os
 import platform
+import secrets
 import socket
 import statistics
 import subprocess
@@ -36,6 +37,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tradin
 os.environ.setdefault("DJANGO_DEBUG", "True")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingsite.settings")
 SIMULATOR = [sys.executable, "manage.py", "runsimulator", "--speed", "stepped"]
+CONTROL_AUTH_HEADER = "X-Simulator-Secret"  # simulator.records (not importable before the path)
 
 
 class SimulatorProcess:
@@ -47,10 +49,12 @@ class SimulatorProcess:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.root = f"http://127.0.0.1:{self.port}"
+        self.control_secret = secrets.token_urlsafe(24)  # its /_sim API needs it
+        self.control_headers = {CONTROL_AUTH_HEADER: self.control_secret}
         self.process = subprocess.Popen(  # noqa: S603  (our own simulator)
             [*SIMULATOR, "--port", str(self.port), "--store", str(store)],
             cwd=ROOT,
-            env=dict(os.environ),
+            env={**os.environ, "SIMULATOR_CONTROL_SECRET": self.control_secret},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -69,14 +73,21 @@ class SimulatorProcess:
     market_hub_url = property(lambda self: f"{self.root}/hubs/market")
 
     def state(self) -> dict:
-        return httpx.get(f"{self.root}/_sim/state", timeout=30).raise_for_status().json()
+        reply = httpx.get(f"{self.root}/_sim/state", headers=self.control_headers, timeout=30)
+        return reply.raise_for_status().json()
 
     def add_user(self, name: str, api_key: str) -> int:
-        reply = httpx.post(f"{self.root}/_sim/users", json={"name": name, "apiKey": api_key})
+        reply = httpx.post(
+            f"{self.root}/_sim/users",
+            json={"name": name, "apiKey": api_key},
+            headers=self.control_headers,
+        )
         return reply.raise_for_status().json()["id"]
 
     def step(self, bars: int = 1) -> None:
-        httpx.post(f"{self.root}/_sim/step", json={"bars": bars}, timeout=60).raise_for_status()
+        httpx.post(
+            f"{self.root}/_sim/step", json={"bars": bars}, headers=self.control_headers, timeout=60
+        ).raise_for_status()
 
     def contract_id(self) -> str:
         from datetime import datetime

@@ -16,9 +16,12 @@ each, volume split evenly), then at +60 s the bar completes. Clock modes:
 
 Fill rules (parity with the backtester; every fill decision is a call into markets/fills.py)
 ------------------------------------------------------------------------------------------------
-* A MARKET order (and the market order of `Position/closeContract`) fills at the next price the
-  clock emits: `fill_price(MARKET, ...)` on that single price. In stepped mode that is the next
-  bar's open, exactly as the backtester fills a market order decided on the previous close.
+* A MARKET order (and the market order of `Position/closeContract`) fills with
+  `fill_price(MARKET, ...)` on a single price. Stepped clock: the next price the clock emits,
+  i.e. the next bar's open, exactly as the backtester fills a market order decided on the
+  previous close. Real-time or accelerated clock: at once, at the last price printed (as the
+  gateway fills it), and at the next print only if nothing has printed yet. Bracket children of
+  an entry filled at once work from the next bar.
 * Resting orders (limit, stop, trailing stop, join bid/ask) are matched against a bar only when
   the bar completes, with `fill_price` / `trailing_stop_step`. An order that arrives while a bar
   is being played acts from the NEXT bar (no look-ahead inside the bar); an order that arrives
@@ -926,8 +929,8 @@ class Engine:
                 "account; customTag must be unique",
             )
         q = self.quotes[root]
-        limit = self._price(f, "limitPrice", spec)
-        stop = self._price(f, "stopPrice", spec)
+        limit = self._price(f, "limitPrice", spec, rejected_code=2)
+        stop = self._price(f, "stopPrice", spec, rejected_code=2)
         trail = None
         if order_type == LIMIT and limit is None:
             raise GatewayError(2, "A limit order requires limitPrice")
@@ -991,24 +994,46 @@ class Engine:
             for child in children:
                 self._save_order(child)
                 self._order_event(child)
+            self._fill_at_once_on_a_wall_clock(order)
             self._save_meta()
         self._flush()
         return order.id
 
-    def _price(self, f: Any, name: str, spec: ContractSpec) -> int | None:
+    def _fill_at_once_on_a_wall_clock(self, order: Order) -> None:
+        """On a clock driven by wall time a market order fills at once at the last price, as the
+        gateway fills it; the stepped clock leaves it for the next price it plays (the
+        backtester's next-open rule). Either way the rule is `fill_price(MARKET, ...)` on one
+        price: only when it is applied differs."""
+        if order.type != MARKET or self.config.speed is None:
+            return
+        last = self.quotes[_root_of(order.contract_id)].last
+        if last is None:
+            return  # nothing printed yet: the first price the clock plays fills it
+        self._fill(
+            order, fills.fill_price(MARKET, order.side, last, last, last, last), children_from=None
+        )
+
+    @staticmethod
+    def _price(f: Any, name: str, spec: ContractSpec, *, rejected_code: int) -> int | None:
+        """A price field in ticks, or None when absent. Like the gateway, a price that is zero,
+        negative or off the contract's tick grid is refused with the endpoint's rejection code
+        (Order/place 2 OrderRejected, Order/modify 3 Rejected), whatever the order type."""
         value = f.decimal(name)
         if value is None:
             return None
+        if value <= 0:
+            raise GatewayError(rejected_code, f"Invalid {name} {value}: it must be above zero")
         try:
             return spec.to_ticks(value)
         except OffTick:
             raise GatewayError(
-                2, f"Invalid {name} {value}: not a multiple of the tick size {spec.tick_size}"
+                rejected_code,
+                f"Invalid {name} {value}: not a multiple of the tick size {spec.tick_size}",
             ) from None
 
     def _trailing(self, f: Any, spec: ContractSpec, side: int, last: int | None) -> tuple[int, int]:
         distance = f.int("trailDistance", None)
-        level = self._price(f, "trailPrice", spec)
+        level = self._price(f, "trailPrice", spec, rejected_code=2)
         if last is None:
             raise GatewayError(2, "No market price to trail yet")
         if distance is None:
@@ -1072,9 +1097,9 @@ class Engine:
             raise GatewayError(3, f"Order {order.id} is not working (status {order.status})")
         spec = _spec_for_root(_root_of(order.contract_id))
         size = f.int("size", None)
-        limit = self._price(f, "limitPrice", spec)
-        stop = self._price(f, "stopPrice", spec)
-        trail = self._price(f, "trailPrice", spec)
+        limit = self._price(f, "limitPrice", spec, rejected_code=3)
+        stop = self._price(f, "stopPrice", spec, rejected_code=3)
+        trail = self._price(f, "trailPrice", spec, rejected_code=3)
         if size is not None and size <= 0:
             raise GatewayError(3, "Invalid order size")
         if limit is not None and order.type not in (LIMIT, JOIN_BID, JOIN_ASK):
@@ -1182,6 +1207,7 @@ class Engine:
             self.orders[order.id] = order
             self._save_order(order)
             self._order_event(order)
+            self._fill_at_once_on_a_wall_clock(order)
             self._save_meta()
         self._flush()
 

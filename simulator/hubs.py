@@ -1,9 +1,10 @@
 """The user and market hubs: the SignalR JSON hub protocol over aiohttp WebSockets.
 
-What is spoken (docs/projectx-gateway.md §6.4): negotiate (optional for clients), WebSocket with
-`access_token` in the query (or an Authorization header), the `{"protocol":"json","version":1}`
-handshake answered by `{}`, messages framed by 0x1E (several per frame allowed), invocations with
-or without `invocationId` (a Completion answers those that have one), Ping every ~15 s, Close.
+What is spoken (docs/projectx-gateway.md §6.4): negotiate (optional for clients; versions 0 and 1
+answered as ASP.NET Core does), WebSocket with `access_token` in the query (or an Authorization
+header), the `{"protocol":"json","version":N}` handshake (N <= 2, as ASP.NET Core 8+) answered
+by `{}`, messages framed by 0x1E (several per frame allowed), invocations with or without
+`invocationId` (a Completion answers those that have one), Ping every ~15 s, Close.
 Events are pushed as type-1 invocations without an id: user-hub events carry one argument (the
 entity), market-hub events two (`contractId`, payload), trades and depth as arrays.
 """
@@ -27,6 +28,19 @@ __all__ = ["RS", "HubConnection", "HubManager"]
 
 RS = "\x1e"
 log = logging.getLogger("simulator.hubs")
+
+# ASP.NET Core's highest negotiate version (HttpConnectionDispatcher: a higher request is answered
+# with this one) and the JSON hub protocol's version: since ASP.NET Core 8 it is 2 and any
+# handshake version <= 2 is accepted (`IsVersionSupported(v) => v <= Version`; 3.x accepted only
+# 1). Clients such as signalrcore send the negotiate version, 0, as their protocol version.
+# Version 2 only adds stateful-reconnect messages, which are off unless negotiate offers them
+# (`useStatefulReconnect`), and this server never does.
+NEGOTIATE_VERSION = 1
+JSON_PROTOCOL_VERSION = 2
+_HANDSHAKE_FAILED = (
+    "An unexpected error occurred during connection handshake. InvalidDataException: "
+)
+_ABSENT = object()
 
 _USER_METHODS = {
     "subscribeaccounts": ("accounts", True),
@@ -84,18 +98,33 @@ class HubManager:
         self._hub_fault = hub_fault
 
     # -- negotiate ----------------------------------------------------------------------------
-    def negotiate(self, negotiate_version: int) -> dict[str, Any]:
+    def negotiate(self, requested: str | None) -> dict[str, Any]:
+        """The negotiate answer of ASP.NET Core (`HttpConnectionDispatcher.ProcessNegotiate` and
+        `NegotiateProtocol.WriteResponse`): `negotiateVersion` is always present (0 when the
+        client sent none, the server's highest when it asked for more), `connectionToken` only
+        from version 1; a version that is not an integer or below 0 gets a body with only
+        `error` (still HTTP 200)."""
+        version = 0
+        if requested is not None:
+            try:
+                version = int(requested.strip())
+            except ValueError:
+                return {"error": "The client requested a non-integer protocol version."}
+            if version < 0:
+                return {
+                    "error": f"The client requested version '{version}', but the server does "
+                    "not support this version."
+                }
+            version = min(version, NEGOTIATE_VERSION)
         connection_id = secrets.token_urlsafe(16)
         self.negotiated.add(connection_id)
-        body: dict[str, Any] = {
-            "connectionId": connection_id,
-            "availableTransports": [
-                {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]}
-            ],
-        }
-        if negotiate_version >= 1:
+        body: dict[str, Any] = {"negotiateVersion": version, "connectionId": connection_id}
+        if version >= 1:
             # Same value for both: pysignalr sends `id=<connectionId>`, the JS client the token.
-            body = {"negotiateVersion": 1, "connectionToken": connection_id, **body}
+            body["connectionToken"] = connection_id
+        body["availableTransports"] = [
+            {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]}
+        ]
         return body
 
     # -- a connection ---------------------------------------------------------------------------
@@ -304,12 +333,24 @@ class HubManager:
 
 
 def _check_handshake(record: str) -> str | None:
+    """The handshake checks of ASP.NET Core's HubConnectionContext: a request that does not
+    parse, then an unknown protocol, then an unsupported version; ASP.NET's texts for the last
+    two and for missing properties."""
     try:
         handshake = json.loads(record)
     except ValueError:
-        return "Handshake request is not valid JSON"
-    if not isinstance(handshake, dict) or handshake.get("protocol") != "json":
-        return "The protocol is not supported; only 'json' is"
-    if handshake.get("version") not in (1, None):
-        return f"The server does not support version {handshake.get('version')} of the protocol"
+        return _HANDSHAKE_FAILED + "Handshake request is not valid JSON."
+    if not isinstance(handshake, dict):
+        return _HANDSHAKE_FAILED + "Unexpected JSON Token Type. Expected a JSON Object."
+    protocol, version = handshake.get("protocol"), handshake.get("version", _ABSENT)
+    if not isinstance(protocol, str):
+        return _HANDSHAKE_FAILED + "Missing required property 'protocol'."
+    if version is _ABSENT:
+        return _HANDSHAKE_FAILED + "Missing required property 'version'."
+    if isinstance(version, bool) or not isinstance(version, int):
+        return _HANDSHAKE_FAILED + "Expected 'version' to be of type Number."
+    if protocol != "json":
+        return f"The protocol '{protocol}' is not supported."
+    if version > JSON_PROTOCOL_VERSION:
+        return f"The server does not support version {version} of the 'json' protocol."
     return None

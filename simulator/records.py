@@ -17,6 +17,7 @@ WORKING = (OPEN, PENDING)
 MAX_BRACKET_TICKS = 1000
 US = 1_000_000
 DEMO_USER = ("demo", "demo-api-key")
+CONTROL_AUTH_HEADER = "X-Simulator-Secret"
 
 
 class GatewayError(Exception):
@@ -50,6 +51,10 @@ class SimConfig:
     bars_rate: tuple[int, int] = (50, 30)  # retrieveBars: requests per seconds
     general_rate: tuple[int, int] = (200, 60)
     bracket_ticks: str = "signed"  # signed | magnitude
+    # The control API (/_sim): with a secret, only requests carrying it (CONTROL_AUTH_HEADER);
+    # without one, only loopback callers and only when `control_on_loopback` (development).
+    control_secret: str | None = None
+    control_on_loopback: bool = False
 
 
 def _dec(value: Decimal | str | None) -> Decimal | None:

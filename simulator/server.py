@@ -5,7 +5,10 @@ paths and field names are case-insensitive; failures are HTTP 200 envelopes with
 `errorCode`; 401 for a missing/invalid/expired token; 400 ASP.NET problem-details for bodies that
 do not bind; 429 (empty body) from per-token sliding windows; nothing a client sends can crash it.
 
-Control API (no auth; bind to 127.0.0.1), JSON in and out:
+Control API, JSON in and out. It can move the clock, add users and inject faults, so it answers
+only a caller sending the configured secret in the `X-Simulator-Secret` header, or, when no
+secret is configured, a loopback caller in development (`SimConfig.control_on_loopback`:
+DJANGO_DEBUG under `manage.py runsimulator`, always in the test harness); others get 403.
   GET  /_sim/state                       clock, accounts with unrealised P&L, last prices
   POST /_sim/step      {"bars": n} | {"until": iso}
   GET|POST|DELETE /_sim/faults           see `Faults`
@@ -17,6 +20,7 @@ Control API (no auth; bind to 127.0.0.1), JSON in and out:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import secrets
@@ -32,7 +36,7 @@ from aiohttp import web
 from simulator.engine import Engine
 from simulator.hubs import HubManager
 from simulator.market import Unit, parse_contract_id
-from simulator.records import GatewayError, NotAuthenticated, SimConfig
+from simulator.records import CONTROL_AUTH_HEADER, GatewayError, NotAuthenticated, SimConfig
 from simulator.tokens import InvalidToken, TokenExpired
 from simulator.wire import BadField, Fields, dumps, render_bars_ok
 
@@ -108,6 +112,15 @@ def _problem(status: int, title: str, errors: dict[str, list[str]] | None = None
     return web.Response(
         status=status, text=json.dumps(body), content_type="application/problem+json"
     )
+
+
+def _is_loopback(peer: str | None) -> bool:
+    try:
+        address = ipaddress.ip_address(peer or "")
+    except ValueError:  # no peer address (e.g. a Unix socket) counts as remote
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return (mapped or address).is_loopback
 
 
 def _ok(payload: dict[str, Any] | None = None) -> web.Response:
@@ -525,17 +538,33 @@ class SimServer:
         if len(parts) == 4:
             if parts[3] != "negotiate" or request.method != "POST":
                 return web.Response(status=404)
-            try:
-                version = int(request.query.get("negotiateVersion", "0"))
-            except ValueError:
-                version = 0
-            return web.json_response(self.hubs.negotiate(version))
+            # ASP.NET Core reads query keys case-insensitively.
+            requested = next(
+                (v for k, v in request.query.items() if k.lower() == "negotiateversion"), None
+            )
+            return web.json_response(self.hubs.negotiate(requested))
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return web.Response(status=400, text="Connection ID required")
         return await self.hubs.serve(request, parts[2], claims.user, claims.session_id)
 
     # -- control API -------------------------------------------------------------------------------
+    def _control_allowed(self, request: web.Request) -> bool:
+        secret = self.config.control_secret
+        if secret:
+            sent = request.headers.get(CONTROL_AUTH_HEADER, "")
+            return secrets.compare_digest(sent.encode(), secret.encode())
+        return self.config.control_on_loopback and _is_loopback(request.remote)
+
     async def _control(self, request: web.Request, path: str) -> web.Response:
+        if not self._control_allowed(request):
+            return web.json_response(
+                {
+                    "error": f"the control API needs the {CONTROL_AUTH_HEADER} header "
+                    "(SIMULATOR_CONTROL_SECRET); without a secret it answers only loopback "
+                    "callers in development"
+                },
+                status=403,
+            )
         body: dict[str, Any] = {}
         if request.method in ("POST", "PUT"):
             raw = await request.read()

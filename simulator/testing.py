@@ -24,17 +24,21 @@ The handle (`SimulatorHandle`) exposes:
   contract_id(root="EP")         the front-month contract id, e.g. `CON.F.US.EP.Z25`
   step(n_bars=1), step_until(dt), state(), set_faults(**kw), clear_faults(), restart(), stop()
   login() -> token               a fresh session token for the demo user
+  control_headers                the header carrying the control API's secret (`/_sim/...`)
+  control(method, path, body)    one control API call over HTTP, secret sent (e.g. "/state")
   and async twins `astep`, `aset_faults` for tests running inside an event loop.
 
 Defaults: stepped clock (nothing moves unless the test steps it), the seeded random walk for
 every product, clock start 2025-03-03 14:30 UTC (a Monday, RTH) unless `start=` is given. Pass
 `data={"ENQ": path}` to replay real bars, and `replay_mode="calendar"` for original timestamps.
-The store path is required so `restart()` can prove nothing is lost.
+The store path is required so `restart()` can prove nothing is lost. The control API gets a
+fresh random secret (`control_secret=None` leaves it open to loopback callers only).
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
@@ -42,17 +46,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from markets.ticks import spec_for
 from simulator.market import front_month_id
-from simulator.records import DEMO_USER, SimConfig
+from simulator.records import CONTROL_AUTH_HEADER, DEMO_USER, SimConfig
 from simulator.server import Faults, SimServer
 
 __all__ = ["DEFAULT_START", "SimulatorHandle", "market_data_dir", "running_simulator"]
 
 DEFAULT_START = datetime(2025, 3, 3, 14, 30, tzinfo=UTC)
 T = TypeVar("T")
+_FRESH = object()  # start_simulator's default: a new random control secret
 
 
 def market_data_dir() -> Path:
@@ -94,6 +99,24 @@ class SimulatorHandle:
 
     def contract_id(self, root: str = "EP") -> str:
         return front_month_id(spec_for(root), self.server.engine.now().date())
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        secret = self.server.config.control_secret
+        return {CONTROL_AUTH_HEADER: secret} if secret else {}
+
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One control API call over HTTP (`path` after `/_sim`, e.g. "/state"); JSON back."""
+        import httpx
+
+        reply = httpx.request(
+            method,
+            f"{self.root_url}/_sim{path}",
+            json=body,
+            headers=self.control_headers,
+            timeout=60,
+        )
+        return reply.raise_for_status().json()
 
     # -- running code on the server's loop -----------------------------------------------------------
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
@@ -164,6 +187,7 @@ def start_simulator(
     start: datetime | None = DEFAULT_START,
     seed: int = 7,
     ping_interval: float = 15.0,
+    control_secret: str | object | None = _FRESH,
     **config: Any,
 ) -> SimulatorHandle:
     """Start a simulator in a daemon thread; the caller must `stop()` it (or use the context
@@ -175,6 +199,12 @@ def start_simulator(
         speed=speed,
         start=start,
         seed=seed,
+        control_secret=(
+            secrets.token_urlsafe(24)
+            if control_secret is _FRESH
+            else cast("str | None", control_secret)
+        ),
+        control_on_loopback=True,  # tests are development
         **config,
     )
     loop = asyncio.new_event_loop()

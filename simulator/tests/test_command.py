@@ -13,13 +13,19 @@ import httpx
 import pytest
 from django.core.management import CommandError, call_command
 
+from simulator.records import CONTROL_AUTH_HEADER
 from simulator.testing import market_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
+CONTROL_SECRET = "command-test-control-secret"
 
 
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tradingsite.test_settings"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tradingsite.test_settings",
+        "SIMULATOR_CONTROL_SECRET": CONTROL_SECRET,
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -67,7 +73,10 @@ def test_runsimulator_prints_its_urls_replays_a_file_and_stops_on_sigterm(tmp_pa
             f"{url}/api/Auth/loginKey", json={"userName": "alice", "apiKey": "alice-key"}
         ).json()
         assert login["success"] is True
-        state = httpx.get(f"{url}/_sim/state").json()
+        assert "secret required" in banner
+        assert CONTROL_SECRET not in banner  # never printed
+        assert httpx.get(f"{url}/_sim/state").status_code == 403
+        state = httpx.get(f"{url}/_sim/state", headers={CONTROL_AUTH_HEADER: CONTROL_SECRET}).json()
         assert 4000 < state["lastPrices"]["MES"] < 5000  # real Dec-2023 MES levels, shifted
     finally:
         proc.send_signal(signal.SIGTERM)

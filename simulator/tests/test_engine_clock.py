@@ -56,6 +56,61 @@ def test_market_order_mid_bar_fills_at_the_next_emitted_point(engine: Engine) ->
     assert _order(engine, order)["creationTimestamp"] == BRACKET_START + timedelta(seconds=20)
 
 
+@pytest.fixture
+def wall_clock_engine(tmp_path: Path) -> Engine:
+    """The same bars on a real-time clock; the test moves it by hand (no wall-clock driver)."""
+    data = write_bars(tmp_path / "ep.csv.gz", BRACKET_BARS, BRACKET_START)
+    return Engine(
+        SimConfig(
+            store_path=str(tmp_path / "rt.db"),
+            data={"EP": str(data)},
+            speed=1.0,
+            start=BRACKET_START,
+            history_minutes=2,
+        )
+    )
+
+
+def test_on_a_wall_clock_a_market_order_fills_at_once_at_the_last_price(
+    wall_clock_engine: Engine,
+) -> None:
+    engine = wall_clock_engine
+    engine.advance_to(BRACKET_START + timedelta(seconds=20))  # O-L-H-C: 5000.00, then 4999.50
+    placed_at = engine.now()
+    order = _place(engine)
+    filled = _order(engine, order)
+    assert (filled["status"], filled["filledPrice"]) == (2, Decimal("4999.50"))
+    assert filled["updateTimestamp"] == placed_at  # no clock movement was needed
+    [trade] = engine.trade_search("demo", Fields({"accountId": min(engine.accounts)}))
+    assert (trade["price"], trade["orderId"], trade["creationTimestamp"]) == (
+        Decimal("4999.50"),
+        order,
+        placed_at,
+    )
+    short = _place(engine, side=1, size=2)  # closes the long, opens a short, same price
+    assert _order(engine, short)["filledPrice"] == Decimal("4999.50")
+    account = min(engine.accounts)
+    engine.close_position("demo", Fields({"accountId": account, "contractId": CID}), partial=False)
+    assert engine.positions_open("demo", Fields({"accountId": account})) == []
+
+
+def test_on_a_wall_clock_a_bracket_filled_at_once_works_from_the_next_bar(
+    wall_clock_engine: Engine,
+) -> None:
+    engine = wall_clock_engine
+    engine.advance_to(BRACKET_START + timedelta(seconds=20))
+    entry = _place(
+        engine, stopLossBracket={"ticks": -2, "type": 4}, takeProfitBracket={"ticks": 2, "type": 1}
+    )
+    assert _order(engine, entry)["filledPrice"] == Decimal("4999.50")  # SL 4999.00, TP 5000.00
+    legs = {o.role: o for o in engine.orders.values() if o.parent_id == entry}
+    engine.step(1)  # this bar's high 5001.00 passes the TP: not live yet (no look-ahead)
+    assert {role: o.status for role, o in legs.items()} == {"sl": 1, "tp": 1}
+    engine.step(1)  # next bar opens 5001.00 above the TP: it fills at the better open
+    assert {role: o.status for role, o in legs.items()} == {"sl": 3, "tp": 2}
+    assert _order(engine, legs["tp"].id)["filledPrice"] == Decimal("5001.00")
+
+
 def test_limit_placed_mid_bar_ignores_the_rest_of_that_bar(engine: Engine) -> None:
     engine.advance_to(BRACKET_START + timedelta(seconds=20))
     # this bar's high is 5001.00; the next bar's high is 5003.25

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from simulator.engine import Engine
 from simulator.market import Unit, aggregate, aggregate_columns, bucket_end
-from simulator.records import SimConfig
+from simulator.records import GatewayError, SimConfig
 from simulator.testing import market_data_dir
 from simulator.wire import Fields
 
@@ -237,3 +238,59 @@ def test_random_order_flow_keeps_the_books_consistent(script: list[tuple]) -> No
             assert not (order.status == 2 and orders[order.linked_id].status == 2)
         if order.role and order.status in (1, 8):  # a working leg protects an open position
             assert net != 0 or orders[order.parent_id].status != 2
+
+
+@functools.cache
+def _price_check_engine() -> Engine:
+    return _engine()  # shared: a refused order changes nothing, an accepted one only rests
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.decimals(
+        min_value=-10_000, max_value=10_000, places=3, allow_nan=False, allow_infinity=False
+    )
+)
+def test_a_limit_price_is_taken_exactly_when_positive_and_on_the_tick_grid(price: Decimal) -> None:
+    engine = _price_check_engine()
+    body = {
+        "accountId": min(engine.accounts),
+        "contractId": CID,
+        "type": 1,
+        "side": 0,
+        "size": 1,
+        "limitPrice": price,
+    }
+    if price > 0 and price % Decimal("0.25") == 0:
+        order_id = engine.place_order("demo", Fields(body))
+        assert engine.order_payload(engine.orders[order_id])["limitPrice"] == price
+    else:
+        with pytest.raises(GatewayError, match="limitPrice") as refused:
+            engine.place_order("demo", Fields(body))
+        assert refused.value.code == 2
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0, 1]), st.integers(1, 3), st.integers(0, 50)),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_on_a_wall_clock_every_market_order_fills_when_placed_at_the_last_price(
+    orders: list[tuple[int, int, int]],
+) -> None:
+    start = datetime(2025, 3, 3, 14, 30, tzinfo=UTC)
+    engine = Engine(SimConfig(speed=1.0, start=start, history_minutes=5))
+    account = min(engine.accounts)
+    for side, size, seconds in orders:
+        engine.advance_to(engine.now() + timedelta(seconds=seconds))
+        last = engine.quotes["MES"].last
+        body = {"accountId": account, "contractId": CID, "type": 2, "side": side, "size": size}
+        order = engine.orders[engine.place_order("demo", Fields(body))]
+        assert (order.status, order.filled_ticks, order.fill_volume) == (2, last, size)
+        assert order.updated_us == order.created_us  # filled when placed
+    net = sum(size if side == 0 else -size for side, size, _ in orders)
+    positions = engine.positions_open("demo", Fields({"accountId": account}))
+    assert sum(p["size"] * (1 if p["type"] == 1 else -1) for p in positions) == net

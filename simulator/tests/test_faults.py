@@ -80,13 +80,15 @@ def test_expired_token_fault_gives_401_until_relogin(
 
 
 def test_faults_over_the_control_api(sim: SimulatorHandle, api: httpx.Client) -> None:
-    set_ = httpx.post(f"{sim.root_url}/_sim/faults", json={"error_status": 500, "error_count": 1})
-    assert set_.json()["error_count"] == 1
+    set_ = sim.control("POST", "/faults", {"error_status": 500, "error_count": 1})
+    assert set_["error_count"] == 1
     assert api.post("/Account/search", json={}).status_code == 500
-    bad = httpx.post(f"{sim.root_url}/_sim/faults", json={"no_such_fault": 1})
+    bad = httpx.post(
+        f"{sim.root_url}/_sim/faults", json={"no_such_fault": 1}, headers=sim.control_headers
+    )
     assert bad.status_code == 400
-    assert httpx.delete(f"{sim.root_url}/_sim/faults").json()["error_count"] == 0
-    step = httpx.post(f"{sim.root_url}/_sim/step", json={"bars": 2}).json()
+    assert sim.control("DELETE", "/faults")["error_count"] == 0
+    step = sim.control("POST", "/step", {"bars": 2})
     assert (step["played"], step["now"]) == (2, "2025-03-03T14:32:00.000000+00:00")
 
 
@@ -156,7 +158,7 @@ def test_restart_over_the_control_api_drops_hub_sockets_and_comes_back(
         token = api.headers["Authorization"].split()[1]
         async with aiohttp.ClientSession() as session:
             ws = await _user_hub(sim, session, token)
-            httpx.post(f"{sim.root_url}/_sim/restart")
+            sim.control("POST", "/restart")
             kinds = []
             while len(kinds) < 3:
                 msg = await asyncio.wait_for(ws.receive(), 5)

@@ -199,9 +199,87 @@ async def test_raw_negotiate_versions_and_401(sim: SimulatorHandle) -> None:
     assert v1["availableTransports"] == [
         {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]}
     ]
-    assert "connectionToken" not in v0
+    assert v0["negotiateVersion"] == 0  # ASP.NET Core always writes it (signalrcore needs it)
+    assert "connectionToken" not in v0  # version 0: the client uses connectionId
     assert v0["connectionId"]
     assert denied.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("negotiateVersion=0", {"negotiateVersion": 0, "token": False}),
+        ("NEGOTIATEVERSION=1", {"negotiateVersion": 1, "token": True}),  # keys: any case
+        ("negotiateVersion=7", {"negotiateVersion": 1, "token": True}),  # the server's highest
+        ("negotiateVersion=abc", {"error": "The client requested a non-integer protocol version."}),
+        (
+            "negotiateVersion=-1",
+            {
+                "error": "The client requested version '-1', but the server does not support "
+                "this version."
+            },
+        ),
+    ],
+)
+async def test_negotiate_answers_each_requested_version_as_aspnet_core(
+    sim: SimulatorHandle, query: str, expected: dict[str, Any]
+) -> None:
+    async with httpx.AsyncClient() as http:
+        reply = await http.post(
+            f"{sim.user_hub_url}/negotiate?{query}",
+            headers={"Authorization": f"Bearer {_token(sim)}"},
+        )
+    assert reply.status_code == 200
+    body = reply.json()
+    if "error" in expected:
+        assert body == expected  # an error answer carries nothing else
+        return
+    assert body["negotiateVersion"] == expected["negotiateVersion"]
+    assert ("connectionToken" in body) is expected["token"]
+    assert body["connectionId"]
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+async def test_handshake_accepts_the_json_protocol_versions_aspnet_core_accepts(
+    sim: SimulatorHandle, version: int
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await _raw(sim, session)
+        await ws.send_str(json.dumps({"protocol": "json", "version": version}) + RS)
+        assert await _records(ws, 1) == [{}]
+        await ws.send_str(
+            json.dumps(
+                {"type": 1, "target": "SubscribeAccounts", "arguments": [], "invocationId": "1"}
+            )
+            + RS
+        )
+        assert await _records(ws, 1) == [{"type": 3, "invocationId": "1", "result": None}]
+        await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("handshake", "error"),
+    [
+        (
+            {"protocol": "json", "version": 3},
+            "The server does not support version 3 of the 'json' protocol.",
+        ),
+        ({"protocol": "json"}, "Missing required property 'version'."),
+        ({"protocol": "json", "version": "1"}, "Expected 'version' to be of type Number."),
+        ({"version": 1}, "Missing required property 'protocol'."),
+    ],
+)
+async def test_handshake_refuses_other_versions_with_an_error_handshake_and_close(
+    sim: SimulatorHandle, handshake: dict[str, Any], error: str
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await _raw(sim, session)
+        await ws.send_str(json.dumps(handshake) + RS)
+        reply = await _records(ws, 1)
+        assert list(reply[0]) == ["error"]
+        assert reply[0]["error"].endswith(error)
+        msg = await asyncio.wait_for(ws.receive(), 5)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 
 
 async def test_raw_handshake_framing_completions_and_unknown_targets(
@@ -257,7 +335,7 @@ async def test_raw_bad_handshake_gets_an_error_and_close(sim: SimulatorHandle) -
         ws = await _raw(sim, session)
         await ws.send_str('{"protocol":"messagepack","version":1}' + RS)
         reply = await _records(ws, 1)
-        assert "not supported" in reply[0]["error"]
+        assert reply[0]["error"] == "The protocol 'messagepack' is not supported."
         msg = await asyncio.wait_for(ws.receive(), 5)
         assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 

@@ -453,7 +453,7 @@ def test_unknown_path_is_404_and_get_is_405(api: httpx.Client) -> None:
 
 
 def test_a_second_user_sees_only_their_accounts(sim: SimulatorHandle, api: httpx.Client) -> None:
-    other = httpx.post(f"{sim.root_url}/_sim/users", json={"name": "alice", "apiKey": "k"}).json()
+    other = sim.control("POST", "/users", {"name": "alice", "apiKey": "k"})
     assert other["id"] != sim.account_id
     sim.username, sim.api_key = "alice", "k"
     with login(sim) as alice:
@@ -466,7 +466,7 @@ def test_a_second_user_sees_only_their_accounts(sim: SimulatorHandle, api: httpx
 def test_an_account_without_funds_cannot_place_orders(
     sim: SimulatorHandle, api: httpx.Client
 ) -> None:
-    broke = httpx.post(f"{sim.root_url}/_sim/accounts", json={"user": "demo", "balance": 0}).json()
+    broke = sim.control("POST", "/accounts", {"user": "demo", "balance": 0})
     assert broke["balance"] == 0
     body = _place(api, sim, accountId=broke["id"])
     assert (body["success"], body["errorCode"]) == (False, 3)

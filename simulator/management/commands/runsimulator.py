@@ -156,6 +156,8 @@ class Command(BaseCommand):
             bars_rate=rate(opts["bars_rate"]),
             general_rate=rate(opts["general_rate"]),
             bracket_ticks=opts["bracket_ticks"],
+            control_secret=settings.SIMULATOR_CONTROL_SECRET or None,
+            control_on_loopback=settings.DEBUG,
         )
 
     async def _serve(self, config: SimConfig, host: str, port: int) -> None:
@@ -165,12 +167,18 @@ class Command(BaseCommand):
         users = ", ".join(f"{n}/{k}" for n, k in config.users)
         accounts = ", ".join(f"{a.id} ({a.user})" for a in server.engine.accounts.values())
         clock = "stepped (POST /_sim/step)" if config.speed is None else f"x{config.speed:g}"
+        if config.control_secret:
+            control = "secret required (X-Simulator-Secret header)"
+        elif config.control_on_loopback:
+            control = "loopback callers only (development)"
+        else:
+            control = "refused: set SIMULATOR_CONTROL_SECRET to use it"
         self.stdout.write(self.style.SUCCESS(f"ProjectX simulator listening on {root}"))
         self.stdout.write(
             f"  REST:        {root}/api\n"
             f"  User hub:    {root}/hubs/user\n"
             f"  Market hub:  {root}/hubs/market\n"
-            f"  Control:     {root}/_sim/state  (step, faults, users: see simulator/server.py)\n"
+            f"  Control:     {root}/_sim/state  ({control}; see simulator/server.py)\n"
             f"  Users:       {users}\n  Accounts:    {accounts}\n"
             f"  Clock:       {clock}, now {server.engine.now().isoformat()}\n"
             f"  Store:       {config.store_path}\n"
