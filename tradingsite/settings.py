@@ -5,6 +5,7 @@ production secrets, which have none when DJANGO_DEBUG is off, so a missing one s
 message naming the variable. `make run` sets DJANGO_DEBUG=True and embedded defaults.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -61,11 +62,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
     "channels",
     "accounts",
+    "apiauth",
     "execution",
     "strategies",
     "analytics",
@@ -247,8 +248,8 @@ CHANNEL_LAYERS = {
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apiauth.authentication.AccessTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -256,6 +257,16 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Trading platform API", "VERSION": "0.1.0"}
+# API tokens (apiauth/): short-lived access JWTs, revocable refresh JWTs; only a hash is stored.
+# https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("API_ACCESS_TOKEN_MINUTES", default=5)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("API_REFRESH_TOKEN_DAYS", default=14)),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": SECRET_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str(
