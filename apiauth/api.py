@@ -11,7 +11,8 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
 from rest_framework.permissions import AllowAny
@@ -153,8 +154,16 @@ class ApiTokenRevokeView(APIView):
     throttle_classes = (ApiUserThrottle, ApiAnonThrottle)
     schema = ApiAutoSchema()
 
-    @extend_schema(responses={204: None}, tags=["auth"])
-    def delete(self, request: Request, public_id: uuid.UUID) -> Response:
-        if not services.api_token_revoke(user=request.user, public_id=public_id):
+    @extend_schema(
+        parameters=[OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={204: None},
+        tags=["auth"],
+    )
+    def delete(self, request: Request, public_id: str) -> Response:
+        try:
+            revoked = services.api_token_revoke(user=request.user, public_id=uuid.UUID(public_id))
+        except ValueError:
+            revoked = False
+        if not revoked:
             raise NotFound("No such live token.")  # another user's looks the same as none
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,5 +8,6 @@ urlpatterns = [
     path("token/", api.ObtainTokenView.as_view(), name="token"),
     path("token/refresh/", api.RefreshTokenView.as_view(), name="token_refresh"),
     path("tokens/", api.ApiTokenListView.as_view(), name="api_token_list"),
-    path("tokens/<uuid:public_id>/", api.ApiTokenRevokeView.as_view(), name="api_token_revoke"),
+    # Any segment: a malformed id is the API's own JSON 404, not the site's HTML one.
+    path("tokens/<str:public_id>/", api.ApiTokenRevokeView.as_view(), name="api_token_revoke"),
 ]
