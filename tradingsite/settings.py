@@ -44,7 +44,8 @@ def _strict_bool(name: str, *, default: bool) -> bool:
 
 DEBUG = _strict_bool("DJANGO_DEBUG", default=False)
 
-SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default="local-insecure-dev-key", debug=DEBUG)
+DEV_SECRET_KEY = "local-insecure-dev-key"  # noqa: S105  (public: DEBUG only)
+SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default=DEV_SECRET_KEY, debug=DEBUG)
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else []
 )
@@ -169,14 +170,33 @@ WHITENOISE_USE_FINDERS = DEBUG  # serve straight from the apps while developing
 # --- Broker credentials -----------------------------------------------------------------------
 # Fernet keys, comma-separated, newest first: new secrets are encrypted with the first, every key can
 # decrypt, so a key is rotated by prepending a new one and running `manage.py rotate_credentials`.
+DEV_BROKER_CREDENTIALS_KEY = "QK4yf86rMNhgUXrwtiR9d7jKIgmPpIfTrbNBPfIkntE="  # public: DEBUG only
 BROKER_CREDENTIALS_KEYS = env.list(
-    "BROKER_CREDENTIALS_KEYS",
-    default=["QK4yf86rMNhgUXrwtiR9d7jKIgmPpIfTrbNBPfIkntE="] if DEBUG else [],
+    "BROKER_CREDENTIALS_KEYS", default=[DEV_BROKER_CREDENTIALS_KEY] if DEBUG else []
 )
 if not BROKER_CREDENTIALS_KEYS:
     raise ImproperlyConfigured(
         "Set BROKER_CREDENTIALS_KEYS (Fernet keys, comma-separated, newest first) when DJANGO_DEBUG is off."
     )
+
+
+def _refuse_development_secrets() -> None:
+    """The development secrets are in this file, so anyone can read them: with DEBUG off, refuse to
+    start with either rather than sign sessions or encrypt broker API keys with a public key."""
+    if DEBUG:
+        return
+    if SECRET_KEY == DEV_SECRET_KEY:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is the development key, which is public; set a secret one."
+        )
+    if DEV_BROKER_CREDENTIALS_KEY in BROKER_CREDENTIALS_KEYS:
+        raise ImproperlyConfigured(
+            "BROKER_CREDENTIALS_KEYS contains the development key, which is public: prepend a new "
+            "Fernet key, run `manage.py rotate_credentials`, then remove the development key."
+        )
+
+
+_refuse_development_secrets()
 
 # --- ProjectX gateway -------------------------------------------------------------------------
 # Live accounts talk to TopStepX; simulated accounts to our own simulator (`manage.py runsimulator`).
