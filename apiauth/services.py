@@ -5,10 +5,11 @@ user, the row or the signature was the problem.
 """
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
@@ -98,6 +99,16 @@ def api_token_revoke_all(*, user: AbstractBaseUser) -> int:
     return _revoke_rows(
         ApiToken.objects.filter(user=user, revoked_at__isnull=True), RevokedReason.USER
     )
+
+
+def api_token_purge(*, older_than: timedelta = timedelta(days=30)) -> int:
+    """Delete sign-ins that ended (expired or revoked) over `older_than` ago (fleet job): a script
+    that signs in every run would otherwise grow its list forever. Kept a while to show what ended."""
+    cutoff = timezone.now() - older_than
+    deleted, _ = ApiToken.objects.filter(
+        Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff)
+    ).delete()
+    return deleted
 
 
 def _revoke(api_token: ApiToken, reason: str) -> None:
