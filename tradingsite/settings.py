@@ -44,7 +44,7 @@ def _strict_bool(name: str, *, default: bool) -> bool:
 
 DEBUG = _strict_bool("DJANGO_DEBUG", default=False)
 
-DEV_SECRET_KEY = "local-insecure-dev-key"  # noqa: S105  (public: DEBUG only)
+DEV_SECRET_KEY = "local-insecure-development-key-never-for-production"  # noqa: S105  (public)
 SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default=DEV_SECRET_KEY, debug=DEBUG)
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else []
