@@ -23,19 +23,20 @@ class AccountConsumer(AsyncJsonWebsocketConsumer):
     tenant_id: int | None = None
     account_id: int | None = None
     recheck_at: float = 0.0
+    is_refused = False  # closed by us: events still queued for this socket are dropped
 
     async def connect(self) -> None:
         self.joined: list[str] = []
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=FORBIDDEN)
+            await self._refuse()
             return
         # Join the user's group before reading the membership: a removal committed after the read
         # then still reaches this socket.
         await self._join(user_group(user_id=user.pk))
         account = await self._allowed_account()
         if account is None:
-            await self.close(code=FORBIDDEN)
+            await self._refuse()
             return
         self.tenant_id, self.account_id = account.tenant_id, account.pk
         await self._join(account_group(tenant_id=account.tenant_id, account_id=account.pk))
@@ -48,16 +49,22 @@ class AccountConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def account_event(self, event: dict[str, Any]) -> None:  # group_send type "account.event"
+        if self.is_refused:
+            return
         if time.monotonic() >= self.recheck_at:
             if await self._allowed_account() is None:
-                await self.close(code=FORBIDDEN)
+                await self._refuse()
                 return
             self.recheck_at = time.monotonic() + self.RECHECK_SECONDS
         await self.send_json(event["payload"])
 
     async def membership_revoked(self, event: dict[str, Any]) -> None:  # "membership.revoked"
-        if event["tenant_id"] == self.tenant_id:
-            await self.close(code=FORBIDDEN)
+        if event["tenant_id"] == self.tenant_id and not self.is_refused:
+            await self._refuse()
+
+    async def _refuse(self) -> None:
+        self.is_refused = True
+        await self.close(code=FORBIDDEN)
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)

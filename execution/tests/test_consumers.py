@@ -169,3 +169,14 @@ async def test_a_removal_whose_message_was_lost_closes_the_socket_at_the_next_ch
 
     assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 4403}
     await comm.disconnect()
+
+
+async def test_events_queued_behind_the_close_are_dropped(isolated_layer, alice, tina, account_a):
+    comm = await _open(tina, account_a)
+
+    await sync_to_async(_remove)(tina, account_a.tenant, alice)
+    await _push(account_a, {"secret": "after removal"})
+
+    assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 4403}
+    assert await comm.receive_nothing(timeout=0.5)
+    await comm.disconnect()
