@@ -24,6 +24,7 @@ from accounts.models import (
     Tenant,
     TradingAccount,
 )
+from execution.realtime import close_member_sockets
 
 # Fields that hold secrets never enter an audit row, a log or an API response.
 SECRET_FIELDS = frozenset({"api_key_encrypted", "url_encrypted", "password"})
@@ -307,3 +308,4 @@ def membership_remove(
         tenant=tenant, actor=actor, action="membership.remove", target=membership, before=before
     )
     membership.delete()
+    close_member_sockets(tenant_id=tenant.pk, user_id=membership.user_id)

@@ -28,10 +28,10 @@ call_command("migrate", verbosity=0)
 
 from django.core.cache import cache
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import MembershipFactory, TradingAccountFactory, UserFactory
+from apiauth.services import api_token_issue
 from execution.models import Order, OrderStatus
 from execution.tests.factories import InstrumentFactory
 
@@ -64,7 +64,7 @@ def main() -> None:
     with connection.cursor() as cursor:  # fresh bulk rows: give the planner real statistics,
         cursor.execute("ANALYZE")  # as autovacuum would shortly after
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_issue(user=user)[1].access}")
     account = str(accounts[3].public_id)
     endpoints = {
         "orders (page 1)": ("/api/v1/orders/", {}),

@@ -24,6 +24,11 @@ def account_group(*, tenant_id: int, account_id: int) -> str:
     return f"tenant.{tenant_id}.account.{account_id}"
 
 
+def user_group(*, user_id: int) -> str:
+    """Every socket of one user, whatever the tenant: how a revoked membership reaches them."""
+    return f"user.{user_id}"
+
+
 def _publisher_loop() -> asyncio.AbstractEventLoop:
     """This process's publishing loop (started on first use, and again after a fork)."""
     global _loop, _loop_pid
@@ -39,9 +44,22 @@ def publish_account_event(
     *, tenant_id: int, account_id: int, kind: str, data: dict[str, Any]
 ) -> None:
     """Queue a push to the account's dashboards once the surrounding transaction commits."""
-    group = account_group(tenant_id=tenant_id, account_id=account_id)
-    message = {"type": "account.event", "payload": {"kind": kind, "data": data}}
+    _group_send_on_commit(
+        account_group(tenant_id=tenant_id, account_id=account_id),
+        {"type": "account.event", "payload": {"kind": kind, "data": data}},
+    )
 
+
+def close_member_sockets(*, tenant_id: int, user_id: int) -> None:
+    """Once the removal commits, the user's open sockets on this tenant's accounts close (their
+    other tenants' stay open). Best effort like every push; the consumers also re-check membership
+    (AccountConsumer.RECHECK_SECONDS), so a message lost with Redis cannot keep a socket open."""
+    _group_send_on_commit(
+        user_group(user_id=user_id), {"type": "membership.revoked", "tenant_id": tenant_id}
+    )
+
+
+def _group_send_on_commit(group: str, message: dict[str, Any]) -> None:
     def send() -> None:
         layer = get_channel_layer()
         if layer is not None:

@@ -35,7 +35,7 @@ router.register(
 )
 
 v1 = [
-    path("auth/token/", accounts_views.ObtainTokenView.as_view(), name="token"),
+    path("auth/", include("apiauth.api_urls")),  # tokens: obtain, refresh, list, revoke
     path("me/", accounts_views.MeView.as_view(), name="me"),
     path("", include(router.urls)),
 ]

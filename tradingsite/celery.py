@@ -1,9 +1,10 @@
 """The Celery app: Redis broker, five priority queues, schedules stored in the database (beat)."""
 
 import os
+from logging.config import dictConfig
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import setup_logging, worker_ready
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingsite.settings")
@@ -18,3 +19,16 @@ app.autodiscover_tasks()
 def reconcile_at_start(sender, **kwargs) -> None:
     """After a restart (a worker killed mid-order included), take the broker's truth at once."""
     sender.app.send_task("execution.orders_reconcile_fleet", queue="normal")
+
+
+@setup_logging.connect
+def use_django_logging(**kwargs) -> None:
+    """Left alone, Celery replaces the root handlers with its own, which lack the redaction filter
+    (accounts/logging.py), and secrets logged in tasks reach the worker's log. With a receiver here
+    Celery configures nothing: workers and beat log through settings.LOGGING, as the web does."""
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+    # Celery sends print() output to the log only when it configured logging itself; keep that.
+    if app.conf.worker_redirect_stdouts:
+        app.log.redirect_stdouts(app.conf.worker_redirect_stdouts_level)

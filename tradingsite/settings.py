@@ -5,6 +5,7 @@ production secrets, which have none when DJANGO_DEBUG is off, so a missing one s
 message naming the variable. `make run` sets DJANGO_DEBUG=True and embedded defaults.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -43,7 +44,8 @@ def _strict_bool(name: str, *, default: bool) -> bool:
 
 DEBUG = _strict_bool("DJANGO_DEBUG", default=False)
 
-SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default="local-insecure-dev-key", debug=DEBUG)
+DEV_SECRET_KEY = "local-insecure-development-key-never-for-production"  # noqa: S105  (public)
+SECRET_KEY = _required("DJANGO_SECRET_KEY", debug_default=DEV_SECRET_KEY, debug=DEBUG)
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else []
 )
@@ -61,11 +63,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
     "channels",
     "accounts",
+    "apiauth",
     "execution",
     "strategies",
     "analytics",
@@ -168,14 +170,33 @@ WHITENOISE_USE_FINDERS = DEBUG  # serve straight from the apps while developing
 # --- Broker credentials -----------------------------------------------------------------------
 # Fernet keys, comma-separated, newest first: new secrets are encrypted with the first, every key can
 # decrypt, so a key is rotated by prepending a new one and running `manage.py rotate_credentials`.
+DEV_BROKER_CREDENTIALS_KEY = "QK4yf86rMNhgUXrwtiR9d7jKIgmPpIfTrbNBPfIkntE="  # public: DEBUG only
 BROKER_CREDENTIALS_KEYS = env.list(
-    "BROKER_CREDENTIALS_KEYS",
-    default=["QK4yf86rMNhgUXrwtiR9d7jKIgmPpIfTrbNBPfIkntE="] if DEBUG else [],
+    "BROKER_CREDENTIALS_KEYS", default=[DEV_BROKER_CREDENTIALS_KEY] if DEBUG else []
 )
 if not BROKER_CREDENTIALS_KEYS:
     raise ImproperlyConfigured(
         "Set BROKER_CREDENTIALS_KEYS (Fernet keys, comma-separated, newest first) when DJANGO_DEBUG is off."
     )
+
+
+def _refuse_development_secrets() -> None:
+    """The development secrets are in this file, so anyone can read them: with DEBUG off, refuse to
+    start with either rather than sign sessions or encrypt broker API keys with a public key."""
+    if DEBUG:
+        return
+    if SECRET_KEY == DEV_SECRET_KEY:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is the development key, which is public; set a secret one."
+        )
+    if DEV_BROKER_CREDENTIALS_KEY in BROKER_CREDENTIALS_KEYS:
+        raise ImproperlyConfigured(
+            "BROKER_CREDENTIALS_KEYS contains the development key, which is public: prepend a new "
+            "Fernet key, run `manage.py rotate_credentials`, then remove the development key."
+        )
+
+
+_refuse_development_secrets()
 
 # --- ProjectX gateway -------------------------------------------------------------------------
 # Live accounts talk to TopStepX; simulated accounts to our own simulator (`manage.py runsimulator`).
@@ -250,8 +271,8 @@ CHANNEL_LAYERS = {
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apiauth.authentication.AccessTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -259,6 +280,16 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Trading platform API", "VERSION": "0.1.0"}
+# API tokens (apiauth/): short-lived access JWTs, revocable refresh JWTs; only a hash is stored.
+# https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("API_ACCESS_TOKEN_MINUTES", default=5)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("API_REFRESH_TOKEN_DAYS", default=14)),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": SECRET_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str(
@@ -276,11 +307,23 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Logging: secrets never reach a log (accounts/logging.py) -----------------------------------
+# The web, the hubs, and Celery's workers and beat alike (tradingsite/celery.py: use_django_logging).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "accounts.logging.RedactSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "formatters": {
+        "plain": {"format": "[%(asctime)s: %(levelname)s/%(processName)s] %(name)s: %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            # The process's real stderr: Celery may replace sys.stderr with a proxy into the log.
+            "stream": "ext://sys.__stderr__",
+            "filters": ["redact"],
+            "formatter": "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

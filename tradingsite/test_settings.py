@@ -7,9 +7,11 @@ import os
 import time
 
 os.environ.setdefault("DJANGO_DEBUG", "False")
-os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-long-enough-for-hs256-jwt-signing")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
-os.environ.setdefault("BROKER_CREDENTIALS_KEYS", "QK4yf86rMNhgUXrwtiR9d7jKIgmPpIfTrbNBPfIkntE=")
+os.environ.setdefault(
+    "BROKER_CREDENTIALS_KEYS", "KA3xKlAr7-M4GYghd_gVpBQGb_bOziMFWVthgUUZBSo="
+)  # tests only
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "False")
 os.environ.setdefault("DJANGO_SESSION_COOKIE_SECURE", "False")
 os.environ.setdefault("DJANGO_CSRF_COOKIE_SECURE", "False")

@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import QuerySet
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
@@ -33,6 +33,7 @@ from accounts import selectors
 from accounts.api.schema import ApiAutoSchema
 from accounts.models import Membership, Role, Tenant
 from accounts.tenancy import TenantScopeError
+from apiauth.authentication import AccessTokenAuthentication
 
 TENANT_HEADER = "X-Tenant"
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -89,9 +90,9 @@ class LoginUsernameThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-# Token first: its `WWW-Authenticate: Token` header makes a missing login answer 401 (with session
+# Bearer first: its `WWW-Authenticate: Bearer` header makes a missing login answer 401 (with session
 # first, DRF answers 403, which scripts cannot tell from a role refusal). Sessions still work.
-API_AUTHENTICATION = (TokenAuthentication, SessionAuthentication)
+API_AUTHENTICATION = (AccessTokenAuthentication, SessionAuthentication)
 
 
 class ApiPagination(PageNumberPagination):

@@ -34,8 +34,10 @@ table{border-collapse:collapse;width:100%;font-size:14px}td,th{text-align:left;p
 </style></head><body>
 <h1>{{ title }} <small>{{ version }}</small></h1>
 <p>Machine-readable schema: <a href="{{ schema_url }}">{{ schema_url }}</a> (OpenAPI 3).
-Authenticate with the browser session or <code>Authorization: Token &lt;key&gt;</code>
-(POST username and password to <code>/api/v1/auth/token/</code>); choose a tenant with the
+Authenticate with the browser session or <code>Authorization: Bearer &lt;access&gt;</code>
+(POST username and password to <code>/api/v1/auth/token/</code> for an access token of a few
+minutes and a refresh token; POST the refresh token to <code>/api/v1/auth/token/refresh/</code> for
+a new pair; revoke at <code>/api/v1/auth/tokens/</code>); choose a tenant with the
 <code>X-Tenant</code> header.</p>
 {% for tag in tags %}<h2 id="{{ tag.name }}">{{ tag.name }}</h2>
 {% for op in tag.operations %}<div class="op"><span class="m {{ op.method }}">{{ op.method }}</span>

@@ -23,9 +23,10 @@ ERROR_BODY = {
 }
 ERRORS = {
     "400": "Invalid input: messages per field.",
-    "401": "Not signed in (session) or no valid token (`Authorization: Token <key>`).",
+    "401": "Not signed in (session) or no valid token (`Authorization: Bearer <access>`).",
     "403": "Signed in, but the role in this tenant does not allow it.",
     "404": "No such object in this tenant (or no such tenant for X-Tenant).",
+    "415": "The request body's content type is not one this endpoint reads (send JSON).",
     "429": "Too many requests; retry after the `Retry-After` seconds.",
 }
 

@@ -46,17 +46,6 @@ class MeSerializer(serializers.Serializer):
     memberships = MembershipOfUserSerializer(many=True, read_only=True)
 
 
-class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(
-        max_length=128, write_only=True, style={"input_type": "password"}
-    )
-
-
-class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(read_only=True)
-
-
 # --- Members -------------------------------------------------------------------------------------
 class MemberSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)

@@ -1,4 +1,4 @@
-"""Accounts endpoints: the user, token login, trading accounts (flatten, lock, risk), logins, members, audit.
+"""Accounts endpoints: the user, trading accounts (flatten, lock, risk), logins, members, audit.
 
 Every view below either derives from TenantScopedViewSet (tenant, roles, scoping) or touches only the
 signed-in user's own rows. Writes call accounts/execution services, which audit them.
@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import AllowAny
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,8 +23,6 @@ from accounts.api.base import (
     API_AUTHENTICATION,
     ApiAnonThrottle,
     ApiUserThrottle,
-    LoginThrottle,
-    LoginUsernameThrottle,
     TenantCreateMixin,
     TenantScopedViewSet,
     resolve_membership,
@@ -58,36 +53,6 @@ class MeView(APIView):
             "memberships": memberships,
         }
         return Response(s.MeSerializer(data).data)
-
-
-class ObtainTokenView(APIView):
-    """Exchange a username and password for an API token (`Authorization: Token <key>`)."""
-
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
-    throttle_classes = (LoginThrottle, LoginUsernameThrottle)
-    schema = ApiAutoSchema()
-
-    @extend_schema(
-        request=s.TokenRequestSerializer,
-        responses={200: s.TokenSerializer, 400: OpenApiResponse(description="Bad credentials.")},
-        tags=["auth"],
-    )
-    def post(self, request: Request) -> Response:
-        serializer = s.TokenRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request,
-            username=serializer.validated_data["username"],
-            password=serializer.validated_data["password"],
-        )
-        if user is None or not user.is_active:
-            # 400 like DRF's ObtainAuthToken: the same answer for an unknown user and a wrong password.
-            raise ValidationError(
-                {"non_field_errors": ["Unable to sign in with these credentials."]}
-            )
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
 
 
 # --- Trading accounts ----------------------------------------------------------------------------

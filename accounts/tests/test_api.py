@@ -33,8 +33,8 @@ def test_token_endpoint_returns_a_token_that_authenticates(world: World) -> None
     response = anonymous.post(
         f"{API}/auth/token/", {"username": "alice", "password": "pw-for-tests"}, format="json"
     )
-    token = response.json()["token"]
-    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    token = response.json()["access"]
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     me = anonymous.get(f"{API}/me/")
 
     assert response.status_code == 200
@@ -68,7 +68,7 @@ def test_token_endpoint_refuses_bad_credentials_alike(world: World, credentials:
 
 def test_invalid_token_is_401() -> None:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    client.credentials(HTTP_AUTHORIZATION="Bearer not-a-real-token")
 
     assert client.get(f"{API}/accounts/").status_code == 401
 
@@ -404,7 +404,7 @@ def test_schema_is_served_and_lists_the_tenant_header() -> None:
     assert response.status_code == 200
     assert "X-Tenant" in [p["name"] for p in operation["parameters"]]
     assert {"200", "401", "403", "404", "429"} <= set(operation["responses"])
-    assert "tokenAuth" in schema["components"]["securitySchemes"]
+    assert "jwtAuth" in schema["components"]["securitySchemes"]
 
 
 def test_docs_page_lists_operations_without_external_assets() -> None:

@@ -273,7 +273,7 @@ def test_anonymous_requests_get_401(world: World, resource: str) -> None:
     response = APIClient().get(f"{API}/{resource}/")
 
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 # --- Roles inside tenant A --------------------------------------------------------------------------

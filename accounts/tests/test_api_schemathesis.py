@@ -1,6 +1,6 @@
 """Property-based run of the whole API against its own OpenAPI schema (schemathesis, in-process WSGI).
 
-Signed in as a tenant owner (every endpoint allowed) with a real token. Generated path ids are mostly
+Signed in as a tenant owner (every endpoint allowed) with a real access token. Generated path ids are mostly
 mapped onto real objects of the tenant, so random bodies reach the services behind lock, flatten,
 risk-profile edits and strategy updates, not just the 404 branch. Bounded: a few examples per
 operation, well under a minute on 2 cores.
@@ -20,7 +20,6 @@ from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
@@ -30,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.tests.test_api_support import World, _fresh_throttles, world
+from apiauth.tests.support import bearer_for
 
 FIXTURES = (_fresh_throttles, world)  # shared fixtures, imported by name for pytest
 # A deeper run for a person: API_FUZZ_EXAMPLES=200 API_FUZZ_COVERAGE=1 pytest <this file>
@@ -96,7 +96,6 @@ def _real_ids(world: World) -> dict[str, str]:
 def test_api_answers_every_generated_request_without_a_server_error(
     case: Any, world: World, wsgi_app: Any
 ) -> None:
-    token, _ = Token.objects.get_or_create(user=world.alice)
     resource = case.path.split("/")[3] if case.path.startswith("/api/v1/") else ""
     parameters = dict(case.path_parameters or {})
     if "public_id" in parameters and resource in _real_ids(world):
@@ -107,7 +106,7 @@ def test_api_answers_every_generated_request_without_a_server_error(
 
     case.call_and_validate(
         app=wsgi_app,
-        headers={"Authorization": f"Token {token.key}"},
+        headers={"Authorization": bearer_for(world.alice)},
         checks=[
             not_a_server_error,
             status_code_conformance,

@@ -3,7 +3,7 @@
 `world` builds tenant A (alice owner, tina trader, vera viewer) with one of every object the API
 exposes (and a second, live, account to move its strategy to), and tenant B (bob owner) with an
 account of its own. `api` makes clients that sign in with a
-real DRF token, as scripts do.
+real access token (apiauth), as scripts do.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.forms.models import model_to_dict
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -33,6 +32,7 @@ from accounts.models import (
 )
 from accounts.services import audit_record
 from accounts.tests.factories import MembershipFactory, TradingAccountFactory, UserFactory
+from apiauth.tests.support import bearer_for
 from execution.models import AccountDay, Fill, Order, OrderSide, Position
 from execution.tests.factories import InstrumentFactory, OrderFactory
 from strategies.models import (
@@ -73,12 +73,9 @@ def _fresh_throttles(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def client_for(user: Any, tenant: Tenant | None = None) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=bearer_for(user))
     if tenant is not None:
-        client.credentials(
-            HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_X_TENANT=str(tenant.public_id)
-        )
+        client.credentials(HTTP_AUTHORIZATION=bearer_for(user), HTTP_X_TENANT=str(tenant.public_id))
     return client
 
 

@@ -1,3 +1,4 @@
+import io
 import logging
 
 from accounts.logging import RedactSecretsFilter, redact
@@ -26,3 +27,20 @@ def test_filter_rewrites_the_record(caplog):
         logger.info("login with %s", '{"apiKey": "very-secret"}')
     assert "very-secret" not in caplog.text
     assert "[REDACTED]" in caplog.text
+
+
+def test_filter_redacts_the_traceback_too():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactSecretsFilter())
+    logger = logging.getLogger("test.redact.traceback")
+    logger.addHandler(handler)
+    try:
+        raise ConnectionError('gateway said {"token": "tb-secret"}')
+    except ConnectionError:
+        logger.exception("login failed")
+    finally:
+        logger.removeHandler(handler)
+    assert "login failed" in stream.getvalue()
+    assert "ConnectionError" in stream.getvalue()
+    assert "tb-secret" not in stream.getvalue()

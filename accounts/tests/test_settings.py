@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
@@ -13,7 +14,7 @@ PRODUCTION_ENV = {
     "DJANGO_DEBUG": "False",
     "DJANGO_SECRET_KEY": "a" * 20 + "-production-like-secret-key-with-enough-entropy-0123456789",
     "DJANGO_ALLOWED_HOSTS": "trading.example.com",
-    "BROKER_CREDENTIALS_KEYS": "QK4yf86rMNhgUXrwtiR9d7jKIgmPpIfTrbNBPfIkntE=",
+    "BROKER_CREDENTIALS_KEYS": "RWQJsM5j-LuBZAVvjxVLknoD1jCYXr1sN3YgiNDgMuM=",
 }
 
 
@@ -49,3 +50,35 @@ def test_malformed_debug_flag_is_refused():
 def test_check_deploy_is_clean_with_production_settings():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DJANGO_SECRET_KEY", settings.DEV_SECRET_KEY),
+        ("BROKER_CREDENTIALS_KEYS", settings.DEV_BROKER_CREDENTIALS_KEY),
+        # Kept behind a new key during a rotation: still public, still refused.
+        (
+            "BROKER_CREDENTIALS_KEYS",
+            f"{PRODUCTION_ENV['BROKER_CREDENTIALS_KEYS']},{settings.DEV_BROKER_CREDENTIALS_KEY}",
+        ),
+    ],
+    ids=["secret_key", "credentials_key", "credentials_key_second"],
+)
+def test_production_start_with_a_development_secret_fails_naming_it(variable, value):
+    result = run_manage("check", env={**PRODUCTION_ENV, variable: value})
+
+    assert result.returncode != 0
+    assert f"{variable} " in result.stderr
+    assert "development key" in result.stderr
+
+
+def test_the_development_secrets_still_work_under_debug():
+    env = {
+        k: v
+        for k, v in PRODUCTION_ENV.items()
+        if k not in ("DJANGO_SECRET_KEY", "BROKER_CREDENTIALS_KEYS")
+    }
+    result = run_manage("check", env={**env, "DJANGO_DEBUG": "True"})
+
+    assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERNAME, demo_desk_seed
 
@@ -7,6 +8,11 @@ class Command(BaseCommand):
     help = "Create the demo desk, trader and simulator login (idempotent)."
 
     def handle(self, *args, **options) -> None:
+        if not settings.DEBUG:
+            raise CommandError(
+                f"The demo login ({DEMO_USERNAME} / {DEMO_PASSWORD}) is public: it is created only "
+                "with DJANGO_DEBUG on."
+            )
         desk = demo_desk_seed()
         verb = "Created" if desk.created else "Kept"
         self.stdout.write(

@@ -39,6 +39,12 @@ SCHEDULE = [
         "background",
         ("crontab", "30 3 *", "America/New_York"),
     ),
+    (
+        "api token cleanup",
+        "apiauth.cleanup_api_tokens",
+        "background",
+        ("crontab", "45 3 *", "America/New_York"),
+    ),
 ]
 
 
