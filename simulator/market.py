@@ -10,6 +10,12 @@ Where bars come from
   shifting prices so the series stays continuous.
 * `ReplaySeries(mode="calendar")` - the original timestamps: weekends, holidays and the daily halt
   are closed, for trading-day tests.
+* `SessionWalkSeries` (simulator/session_walk.py) - the demo's market: a seeded random walk on the
+  CME calendar, months of history, a price every second.
+
+How a bar is played: `Series.points(bar)` gives its prices and volumes, emitted at
+`Series.point_offsets` seconds into the bar: by default the four points of
+`markets.fills.intrabar_path` at +0, +15, +30 and +45 s.
 
 All prices are integer ticks of the product (markets/ticks.py). A bar is
 `(t, o, h, l, c, v)` with `t` the bar's OPEN in epoch seconds (UTC).
@@ -28,9 +34,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from markets import sessions
+from markets import fills, sessions
 from markets.bars import BarDataError, load_bars_csv
 from markets.ticks import CONTRACT_SPECS, ContractSpec
+from simulator.records import _point_volumes
 
 __all__ = [
     "BAR_SECONDS",
@@ -55,6 +62,7 @@ POINT_SECONDS = 15  # the 4 intrabar path points are emitted at +0 s, +15 s, +30
 CHICAGO = ZoneInfo("America/Chicago")
 
 Bar = tuple[int, int, int, int, int, int]  # t_open_epoch_s, o, h, l, c, volume
+Point = tuple[int, int]  # price ticks, volume
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 _QUARTERLY = "HMUZ"
@@ -167,6 +175,13 @@ class Series:
     """One product's 1-minute bars. Subclasses decide where they come from."""
 
     spec: ContractSpec
+    always_open = True  # False: closed in gaps of an hour or more (nights, weekends, holidays)
+    point_offsets: tuple[int, ...] = tuple(POINT_SECONDS * i for i in range(4))
+
+    def points(self, bar: Bar) -> list[Point]:
+        """The prices and volumes the clock prints during `bar`, one per `point_offsets` entry."""
+        _, o, h, low, c, v = bar
+        return list(zip(fills.intrabar_path(o, h, low, c), _point_volumes(v), strict=True))
 
     def bar_at(self, t: int) -> Bar | None:
         """The bar opening at epoch second `t`, if any."""
@@ -311,6 +326,7 @@ class ReplaySeries(Series):
         self._times = arrays["t"]  # int64, strictly increasing (checked by the loader)
         self.origin = origin
         self._skip = skip % self._n
+        self.always_open = mode == "shifted"
         # Each wrap of a shifted replay continues from the previous close: the price drift of
         # one pass through the file, applied once per wrap.
         self._wrap_shift = int(arrays["c"][-1] - arrays["o"][0])
