@@ -2,8 +2,9 @@
 
 Where bars come from
 --------------------
-* `RandomWalkSeries` - a seeded random walk, one bar every minute forever (the demo default: it is
-  trading at any hour it is started). Same seed -> same bars, so a restart replays identically.
+* `RandomWalkSeries` - a seeded random walk, one bar every minute forever (`market="continuous"`,
+  the test harness's default: it trades at any hour it is started). Same seed -> same bars, so a
+  restart replays identically.
 * `ReplaySeries(mode="shifted")` - real bars from a CSV gz file (`ts_utc,open,high,low,close,volume`,
   /work/shared/data/README.md) re-stamped one per minute from an origin, gaps squeezed out, so the
   replayed market is open whenever the simulator runs; it wraps around at the end of the file,
