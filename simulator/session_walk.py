@@ -151,6 +151,7 @@ class SessionWalkSeries(Series):
         self._next_day = trading_date(datetime.fromtimestamp(origin, UTC))
         self._chunks: list[np.ndarray] = []  # one (6, n) block per session generated
         self._cols = np.empty((6, 0), dtype=np.int64)
+        self._bar_cache: tuple[int, Bar | None] | None = None  # asked 60 times a bar
         self._path_cache: tuple[int, list[Point]] | None = None
 
     # -- generation -------------------------------------------------------------------------------
@@ -198,10 +199,14 @@ class SessionWalkSeries(Series):
 
     # -- the Series interface ---------------------------------------------------------------------
     def bar_at(self, t: int) -> Bar | None:
+        if self._bar_cache is not None and self._bar_cache[0] == t:
+            return self._bar_cache[1]
         i = self._index(t)
+        found = None
         if i < self._cols.shape[1] and int(self._cols[0, i]) == t:
-            return tuple(int(x) for x in self._cols[:, i])  # type: ignore[return-value]
-        return None
+            found = tuple(int(x) for x in self._cols[:, i])
+        self._bar_cache = (t, found)  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
 
     def next_time(self, t: int) -> int | None:
         i = self._index(t)
