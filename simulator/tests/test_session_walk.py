@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -129,22 +128,25 @@ def test_history_covers_ninety_sessions_whatever_the_hour() -> None:
         assert dates == calendar.trading_days(first, last)
 
 
-def test_history_and_the_live_clock_are_one_series() -> None:
-    engine = _engine(TUESDAY_0922)
-    before = engine.history(
-        "EP", TUESDAY_0922 - timedelta(days=3), TUESDAY_0922, Unit(2, 1), 5000, False
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from(SPECS), INSTANTS, st.integers(1, 30))
+def test_history_and_the_live_clock_are_one_series(spec, start, n_bars) -> None:
+    """What History/retrieveBars served before the clock moved, then the bars the clock played
+    (at a weekend: from Sunday's open): one walk, nothing rewritten, every price on the grid."""
+    engine = _engine(start)
+    root, since = spec.contract_id, start - timedelta(days=4)
+    before = engine.history(root, since, start, Unit(2, 1), 20_000, False)
+    engine.step(n_bars)
+    after = engine.history(root, since, engine.now(), Unit(2, 1), 20_000, False)
+    assert after[n_bars:] == before  # newest first: the played bars came on top
+    played = list(reversed(after[:n_bars]))
+    assert played[0]["t"] == datetime.fromtimestamp(
+        engine.series[root].next_time(int(start.timestamp())), UTC
     )
-    engine.step(10)
-    after = engine.history(
-        "EP", TUESDAY_0922 - timedelta(days=3), engine.now(), Unit(2, 1), 5000, False
-    )
-    assert after[10:] == before  # newest first: the ten played bars came on top, nothing changed
-    played = list(reversed(after[:10]))
-    assert played[0]["t"] == TUESDAY_0922
     assert played[0]["o"] == before[0]["c"]
     assert all(a["c"] == b["o"] for a, b in itertools.pairwise(played))
-    tick = Decimal("0.25")
-    assert all(bar[k] % tick == 0 for bar in after for k in "ohlc")
+    assert engine.state()["lastPrices"][root] == played[-1]["c"]  # what the clock printed last
+    assert all(bar[k] % spec.tick_size == 0 for bar in after for k in "ohlc")
 
 
 def test_the_market_prints_every_second_and_a_market_order_fills_within_one() -> None:
