@@ -14,7 +14,8 @@ Clock modes:
 * stepped: nothing moves until a test calls `step(n_bars)` / `step_until(t)`;
 * real time (speed 1) or accelerated (speed N): a driver calls `advance_to(t)` with
   `t = start + N * elapsed wall time`. In real time over a contiguous market the clock catches up
-  with the wall clock after a restart (missed bars are matched, nothing is skipped).
+  with the wall clock after a restart (missed bars are matched, nothing is skipped; a bar that
+  ended a minute or more before the target prints only its 4 coarse points, same fills).
 
 Fill rules (parity with the backtester; every fill decision is a call into markets/fills.py)
 ------------------------------------------------------------------------------------------------
@@ -64,6 +65,7 @@ from markets.ticks import CONTRACT_SPECS, ContractSpec, OffTick
 from simulator import tokens
 from simulator.market import (
     BAR_SECONDS,
+    COARSE_OFFSETS,
     DataFileError,
     RandomWalkSeries,
     ReplaySeries,
@@ -138,6 +140,7 @@ class Engine:
         clock = meta.get("clock")
         self.series = self._build_series(clock)
         self.point_offsets = _shared_point_offsets(self.series)
+        self.catching_up = False  # the bar being played prints only its 4 coarse points
         self.quotes = {root: Quote(**q) for root, q in meta.get("quotes", {}).items()}
         if clock:
             self.now_us, self.cur_t, self.emitted = (
@@ -499,7 +502,7 @@ class Engine:
         nexts = [t for t in (s.next_time(now_s) for s in self.series.values()) if t is not None]
         if not nexts:
             return False
-        self.cur_t, self.emitted = min(nexts), 0
+        self.cur_t, self.emitted, self.catching_up = min(nexts), 0, False
         return True
 
     def _run_until(self, target_us: int) -> None:
@@ -511,8 +514,13 @@ class Engine:
                 if self.cur_t * US >= target_us:  # a bar opening exactly at the target waits:
                     self.cur_t = None  # after step(1) the next market order gets the next open
                     return
-            if self.emitted < len(self.point_offsets):
-                at = (self.cur_t + self.point_offsets[self.emitted]) * US
+                # A bar that ended a minute before the target is history being caught up (a
+                # restart): its four coarse points fill orders as its every second would, at a
+                # fifteenth of the cost.
+                self.catching_up = (self.cur_t + 2 * BAR_SECONDS) * US <= target_us
+            offsets = COARSE_OFFSETS if self.catching_up else self.point_offsets
+            if self.emitted < len(offsets):
+                at = (self.cur_t + offsets[self.emitted]) * US
                 if at > target_us:
                     return
                 self.now_us = max(self.now_us, at)
@@ -533,7 +541,8 @@ class Engine:
             bar = series.bar_at(self.cur_t)
             if bar is None:
                 continue
-            price, volume = series.points(bar)[index]
+            points = series.coarse_points(bar) if self.catching_up else series.points(bar)
+            price, volume = points[index]
             self._print(root, series.spec, price, volume)
             for order in self._working(root):
                 if order.type == MARKET:

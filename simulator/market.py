@@ -42,6 +42,7 @@ from simulator.records import _point_volumes
 
 __all__ = [
     "BAR_SECONDS",
+    "COARSE_OFFSETS",
     "POINT_SECONDS",
     "Bar",
     "DataFileError",
@@ -60,6 +61,7 @@ __all__ = [
 
 BAR_SECONDS = 60
 POINT_SECONDS = 15  # the 4 intrabar path points are emitted at +0 s, +15 s, +30 s, +45 s
+COARSE_OFFSETS = tuple(POINT_SECONDS * i for i in range(4))
 CHICAGO = ZoneInfo("America/Chicago")
 
 Bar = tuple[int, int, int, int, int, int]  # t_open_epoch_s, o, h, l, c, volume
@@ -177,10 +179,15 @@ class Series:
 
     spec: ContractSpec
     always_open = True  # False: closed in gaps of an hour or more (nights, weekends, holidays)
-    point_offsets: tuple[int, ...] = tuple(POINT_SECONDS * i for i in range(4))
+    point_offsets: tuple[int, ...] = COARSE_OFFSETS
 
     def points(self, bar: Bar) -> list[Point]:
         """The prices and volumes the clock prints during `bar`, one per `point_offsets` entry."""
+        return self.coarse_points(bar)
+
+    @staticmethod
+    def coarse_points(bar: Bar) -> list[Point]:
+        """The four points of `markets.fills.intrabar_path`, at `COARSE_OFFSETS`."""
         _, o, h, low, c, v = bar
         return list(zip(fills.intrabar_path(o, h, low, c), _point_volumes(v), strict=True))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -215,3 +216,37 @@ def test_a_restart_replays_the_same_market(tmp_path) -> None:
         again.history("EP", TUESDAY_0922 - timedelta(days=2), again.now(), Unit(2, 1), 5000, False)
         == before
     )
+
+
+def test_catching_up_prints_four_points_a_bar_and_fills_as_playing_every_second() -> None:
+    """After a restart the real-time clock catches up with the wall clock in one go: bars that
+    ended before then print their four coarse points, with the same fills as every second."""
+    engines, quotes = [], []
+    for _ in range(2):
+        engine = _engine(TUESDAY_0922)
+        events: list = []
+        engine.on_events = events.extend
+        last = engine.quotes["EP"].last
+        contract = engine.contract_payload(spec_for("ES"))["id"]
+        account = min(engine.accounts)
+        for order in (
+            {"type": 2, "side": 0},  # market: the next open
+            {"type": 1, "side": 0, "limitPrice": (last - 24) * Decimal("0.25")},  # 6 points down
+            {"type": 4, "side": 1, "stopPrice": (last - 40) * Decimal("0.25")},
+        ):
+            engine.place_order(
+                "demo", Fields({"accountId": account, "contractId": contract, "size": 1, **order})
+            )
+        engines.append(engine)
+        quotes.append(events)
+    caught_up, played = engines
+    caught_up.advance_to(TUESDAY_0922 + timedelta(hours=2))
+    played.step(120)
+    assert caught_up.now() == played.now()
+    assert [caught_up.order_payload(o) for o in caught_up.orders.values()] == [
+        played.order_payload(o) for o in played.orders.values()
+    ]
+    assert [o.status for o in played.orders.values()] == [2, 2, 2]  # all three filled
+    assert caught_up.state() == played.state()  # balances, P&L, last prices
+    prints = [sum(e[1] == "EP" and e[2] == "GatewayTrade" for e in q) for q in quotes]
+    assert prints == [119 * 4 + 60, 120 * 60]  # the last minute is not history yet
