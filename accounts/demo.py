@@ -27,8 +27,6 @@ DEMO_BROKER_USER = "demo"
 DEMO_BROKER_API_KEY = "demo-api-key"  # the simulator's default demo user
 DESK_STAFF_GROUP = "Desk staff"
 DESK_STAFF_APPS = ("accounts", "execution", "strategies")
-DEMO_STRATEGY_KIND = "overnight_range_breakout"
-DEMO_STRATEGY_NAME = "Overnight Range Breakout"
 DEMO_STRATEGY_SYMBOL = "ES"
 
 
@@ -105,21 +103,15 @@ def demo_desk_connect(*, connection: BrokerConnection) -> TradingAccount | None:
 @transaction.atomic
 def demo_breakout_ensure(*, account: TradingAccount) -> None:
     """An Overnight Range Breakout with its defaults on the account's ES front month, disabled."""
-    from execution.models import Instrument
-    from strategies.models import StrategyConfig
+    from execution.selectors import instrument_list_active
+    from strategies.models import StrategyConfig, StrategyKind
     from strategies.services import strategy_config_create
 
-    tenant = account.tenant
-    has_one = (
-        StrategyConfig.objects.for_tenant(tenant)
-        .filter(account=account, kind=DEMO_STRATEGY_KIND)
-        .exists()
-    )
+    tenant, kind = account.tenant, StrategyKind.OVERNIGHT_RANGE_BREAKOUT
+    has_one = StrategyConfig.objects.for_tenant(tenant).filter(account=account, kind=kind).exists()
     # The newest ES contract the broker listed is the front month (older ones stay after a roll).
     instrument = (
-        Instrument.objects.filter(symbol=DEMO_STRATEGY_SYMBOL, is_active=True)
-        .order_by("-pk")
-        .first()
+        instrument_list_active().filter(symbol=DEMO_STRATEGY_SYMBOL).order_by("-pk").first()
     )
     if has_one or instrument is None:
         return
@@ -128,6 +120,6 @@ def demo_breakout_ensure(*, account: TradingAccount) -> None:
         actor=None,
         account=account,
         instrument=instrument,
-        name=DEMO_STRATEGY_NAME,
-        kind=DEMO_STRATEGY_KIND,
+        name=kind.label,
+        kind=kind.value,
     )

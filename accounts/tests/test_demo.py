@@ -16,7 +16,7 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 
-from accounts.demo import DEMO_STRATEGY_NAME, DEMO_USERNAME, demo_desk_seed
+from accounts.demo import DEMO_USERNAME, demo_desk_seed
 from accounts.models import BrokerConnection, Tenant, TradingAccount
 from execution import day
 from execution.models import Order, OrderRole, OvernightRange
@@ -63,7 +63,7 @@ def test_seeding_twice_keeps_one_desk_one_account_one_breakout(demo):
     assert account.projectx_account_id == sim.account_id
     breakout = StrategyConfig.objects.for_tenant(tenant).get()
     assert (breakout.name, breakout.kind, breakout.is_enabled) == (
-        DEMO_STRATEGY_NAME,
+        "Overnight Range Breakout",
         "overnight_range_breakout",
         False,
     )
