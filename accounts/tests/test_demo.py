@@ -3,9 +3,9 @@ trading its headline strategy on the first morning.
 
 The simulator runs as the demo runs it (`market="sessions"`: 90 sessions of history, a price every
 second), its clock placed at a Tuesday 09:22 ET; the platform's clock follows it (time-machine) and
-the jobs beat runs every minute run on it, as in strategies/tests/test_live_day.py (whose raised
-request budget it borrows: the desk's warm-up reads three weeks of bars at once). Celery runs
-inline, so the seed's connect task runs as a worker would run it.
+the jobs beat runs every minute run on it, as in strategies/tests/test_live_day.py. The gateway
+client keeps the broker's request budget, as in the demo: the desk's warm-up may wait for it.
+Celery runs inline, so the seed's connect task runs as a worker would run it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from strategies.live.outbox import TAG_PREFIX
 from strategies.live.steps import desk_step
 from strategies.models import StrategyConfig, StrategyDecision
 from strategies.services import strategy_set_enabled
-from strategies.tests.test_live_day import REPLAY_BUDGET, install_replay_client
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("trading_sim")]
 
@@ -39,13 +38,7 @@ UNTIL = at_et(TRADING_DATE, time(9, 32))
 @pytest.fixture
 def demo(tmp_path, settings):
     with (
-        running_simulator(
-            tmp_path / "sim.sqlite3",
-            market="sessions",
-            start=START,
-            general_rate=REPLAY_BUDGET,
-            bars_rate=REPLAY_BUDGET,
-        ) as sim,
+        running_simulator(tmp_path / "sim.sqlite3", market="sessions", start=START) as sim,
         platform_on(sim, settings),
         tasks_inline(),
         time_machine.travel(START, tick=False),
@@ -78,7 +71,6 @@ def test_the_demo_trades_the_breakout_at_0930_on_its_first_morning(demo):
     trader = get_user_model().objects.get(username=DEMO_USERNAME)
     strategy_set_enabled(tenant=tenant, config=breakout, is_enabled=True, actor=trader)
     account, instrument = breakout.account, breakout.instrument
-    install_replay_client(sim, account)  # the warm-up's bar reads, without waiting for the budget
 
     now = sim.server.engine.now()
     assert now == START
