@@ -250,3 +250,16 @@ def test_catching_up_prints_four_points_a_bar_and_fills_as_playing_every_second(
     assert caught_up.state() == played.state()  # balances, P&L, last prices
     prints = [sum(e[1] == "EP" and e[2] == "GatewayTrade" for e in q) for q in quotes]
     assert prints == [119 * 4 + 60, 120 * 60]  # the last minute is not history yet
+
+
+def test_a_store_from_another_market_gets_the_demo_its_history(tmp_path) -> None:
+    """A `make run` store written by the continuous walk (two days of history) or for a shorter
+    history: the session market takes a new origin instead of keeping the short one."""
+    store = str(tmp_path / "s.db")
+    old = Engine(SimConfig(store_path=store, speed=None, start=TUESDAY_0922))
+    old.store.close()
+    shorter = _engine(TUESDAY_0922, sessions=3, store_path=store)
+    assert shorter.origin == history_origin(TUESDAY_0922, 3) != old.origin
+    shorter.store.close()
+    demo = _engine(TUESDAY_0922, sessions=20, store_path=store)
+    assert demo.origin == history_origin(TUESDAY_0922, 20)
