@@ -149,8 +149,11 @@ class SessionWalkSeries(Series):
         self._rng = np.random.default_rng(self._key)
         self._last = int(Decimal(level) / spec.tick_size)
         self._next_day = trading_date(datetime.fromtimestamp(origin, UTC))
-        self._chunks: list[np.ndarray] = []  # one (6, n) block per session generated
-        self._cols = np.empty((6, 0), dtype=np.int64)
+        # Bar open times, and o, h, l, c, volume as int32 (prices in ticks are five orders of
+        # magnitude below its limit): 28 bytes a bar, not 48. One block per session generated.
+        self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        self._times = np.empty(0, dtype=np.int64)
+        self._values = np.empty((5, 0), dtype=np.int32)
         self._bar_cache: tuple[int, Bar | None] | None = None  # asked 60 times a bar
         self._path_cache: tuple[int, list[Point]] | None = None
 
@@ -168,10 +171,11 @@ class SessionWalkSeries(Series):
                 self._chunks.append(self._session(times))
             self._next_day += timedelta(days=1)
         if self._chunks:  # one block again: lookups stay a single searchsorted
-            self._cols = np.concatenate(self._chunks, axis=1)
-            self._chunks = [self._cols]
+            self._times = np.concatenate([times for times, _ in self._chunks])
+            self._values = np.concatenate([values for _, values in self._chunks], axis=1)
+            self._chunks = [(self._times, self._values)]
 
-    def _session(self, times: np.ndarray) -> np.ndarray:
+    def _session(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One session's bars, continuing from the last close; 4 sub-steps a minute."""
         # DST changes happen at weekends, so one UTC offset holds for a whole session.
         offset = datetime.fromtimestamp(int(times[0]), UTC).astimezone(NEW_YORK).utcoffset()
@@ -191,11 +195,12 @@ class SessionWalkSeries(Series):
         base = self._rng.integers(100, 700, len(times))
         volumes = np.maximum(BAR_SECONDS, np.rint(base * _VOLUME_BY_MINUTE[minute_of_day]))
         self._last = int(closes[-1])
-        return np.stack((times, opens, highs, lows, closes, volumes.astype(np.int64)))
+        values = np.stack((opens, highs, lows, closes, volumes)).astype(np.int32)
+        return times, values
 
     def _index(self, t: int) -> int:
         self._ensure(t)
-        return int(np.searchsorted(self._cols[0], t))
+        return int(np.searchsorted(self._times, t))
 
     # -- the Series interface ---------------------------------------------------------------------
     def bar_at(self, t: int) -> Bar | None:
@@ -203,23 +208,24 @@ class SessionWalkSeries(Series):
             return self._bar_cache[1]
         i = self._index(t)
         found = None
-        if i < self._cols.shape[1] and int(self._cols[0, i]) == t:
-            found = tuple(int(x) for x in self._cols[:, i])
+        if i < len(self._times) and int(self._times[i]) == t:
+            found = (t, *(int(x) for x in self._values[:, i]))
         self._bar_cache = (t, found)  # type: ignore[assignment]
         return found  # type: ignore[return-value]
 
     def next_time(self, t: int) -> int | None:
         i = self._index(t)
-        return int(self._cols[0, i]) if i < self._cols.shape[1] else None
+        return int(self._times[i]) if i < len(self._times) else None
 
     def prev_time(self, t: int) -> int | None:
         i = self._index(t)
-        return int(self._cols[0, i - 1]) if i > 0 else None
+        return int(self._times[i - 1]) if i > 0 else None
 
     def columns(self, start: int, end: int) -> Columns:
         self._ensure(max(start, end - 1))
-        lo, hi = np.searchsorted(self._cols[0], [start, end])
-        return tuple(self._cols[:, lo:hi])  # type: ignore[return-value]
+        lo, hi = np.searchsorted(self._times, [start, end])
+        values = self._values[:, lo:hi].astype(np.int64)
+        return (self._times[lo:hi], *values)  # type: ignore[return-value]
 
     def first_time(self) -> int:
         first = self.next_time(self.origin)
