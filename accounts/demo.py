@@ -1,4 +1,6 @@
-"""The demo desk that `make run` creates: a tenant, a trader who can use the admin, a simulator login.
+"""The demo desk that `make run` creates: a tenant, a trader who can use the admin, a simulator login,
+and, once a worker reaches the simulator, its paper account with an Overnight Range Breakout on ES
+(switched off: one click on the Strategies page arms it).
 
 Idempotent: running it again changes nothing that exists (the password is reset to the documented one).
 """
@@ -10,7 +12,14 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from accounts import services
-from accounts.models import BrokerConnection, GatewayEnvironment, Membership, Role, Tenant
+from accounts.models import (
+    BrokerConnection,
+    GatewayEnvironment,
+    Membership,
+    Role,
+    Tenant,
+    TradingAccount,
+)
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"  # noqa: S105  (documented demo login, local only)
@@ -18,6 +27,7 @@ DEMO_BROKER_USER = "demo"
 DEMO_BROKER_API_KEY = "demo-api-key"  # the simulator's default demo user
 DESK_STAFF_GROUP = "Desk staff"
 DESK_STAFF_APPS = ("accounts", "execution", "strategies")
+DEMO_STRATEGY_SYMBOL = "ES"
 
 
 @dataclass(frozen=True)
@@ -66,11 +76,50 @@ def demo_desk_seed() -> DemoDesk:
             api_key=DEMO_BROKER_API_KEY,
             environment=GatewayEnvironment.SIMULATOR,
         )
-    # Accounts and contracts come from the simulator once a worker can reach it.
-    from execution.tasks import connection_sync_task
+    # Accounts and contracts come from the simulator once a worker can reach it (it retries while
+    # the simulator starts), and with them the demo's strategy.
+    from accounts.tasks import demo_desk_connect_task
 
     tenant_id, connection_id = tenant.pk, connection.pk
     transaction.on_commit(
-        lambda: connection_sync_task.delay(tenant_id=tenant_id, connection_id=connection_id)
+        lambda: demo_desk_connect_task.delay(tenant_id=tenant_id, connection_id=connection_id)
     )
     return DemoDesk(tenant=tenant, connection=connection, created=created)
+
+
+def demo_desk_connect(*, connection: BrokerConnection) -> TradingAccount | None:
+    """Sync the demo login's accounts and contracts from the simulator, then give its paper account
+    the breakout (switched off) unless that account already has one. Returns the paper account."""
+    from execution import broker
+
+    accounts = broker.connection_sync(connection=connection)
+    if not accounts:
+        return None
+    account = min(accounts, key=lambda a: a.projectx_account_id)
+    demo_breakout_ensure(account=account)
+    return account
+
+
+@transaction.atomic
+def demo_breakout_ensure(*, account: TradingAccount) -> None:
+    """An Overnight Range Breakout with its defaults on the account's ES front month, disabled."""
+    from execution.selectors import instrument_list_active
+    from strategies.models import StrategyConfig, StrategyKind
+    from strategies.services import strategy_config_create
+
+    tenant, kind = account.tenant, StrategyKind.OVERNIGHT_RANGE_BREAKOUT
+    has_one = StrategyConfig.objects.for_tenant(tenant).filter(account=account, kind=kind).exists()
+    # The newest ES contract the broker listed is the front month (older ones stay after a roll).
+    instrument = (
+        instrument_list_active().filter(symbol=DEMO_STRATEGY_SYMBOL).order_by("-pk").first()
+    )
+    if has_one or instrument is None:
+        return
+    strategy_config_create(
+        tenant=tenant,
+        actor=None,
+        account=account,
+        instrument=instrument,
+        name=kind.label,
+        kind=kind.value,
+    )

@@ -5,14 +5,17 @@ every change is written through to the SQLite store in one transaction per opera
 
 The clock and the order of events
 ---------------------------------
-Time moves in 1-minute bars. Each bar is played in five events along ONE intrabar path,
-`markets.fills.intrabar_path(o, h, l, c)` (O-L-H-C for an up bar, O-H-L-C for a down bar):
-its four path points are emitted at +0, +15, +30 and +45 s (a quote, a trade and a depth update
-each, volume split evenly), then at +60 s the bar completes. Clock modes:
+Time moves in 1-minute bars. Each bar is played along ONE intrabar path, its series' `points(bar)`
+(a quote, a trade and a depth update each) at `point_offsets` seconds into the bar, then at +60 s
+the bar completes. By default the path is `markets.fills.intrabar_path(o, h, l, c)` (O-L-H-C for
+an up bar, O-H-L-C for a down bar) at +0, +15, +30 and +45 s, volume split evenly; the demo's
+session market (simulator/session_walk.py) prints a price every second on the same O-L-H-C order.
+Clock modes:
 * stepped: nothing moves until a test calls `step(n_bars)` / `step_until(t)`;
 * real time (speed 1) or accelerated (speed N): a driver calls `advance_to(t)` with
   `t = start + N * elapsed wall time`. In real time over a contiguous market the clock catches up
-  with the wall clock after a restart (missed bars are matched, nothing is skipped).
+  with the wall clock after a restart (missed bars are matched, nothing is skipped; a bar that
+  ended a minute or more before the target prints only its 4 coarse points, same fills).
 
 Fill rules (parity with the backtester; every fill decision is a call into markets/fills.py)
 ------------------------------------------------------------------------------------------------
@@ -65,7 +68,7 @@ from markets.ticks import CONTRACT_SPECS, ContractSpec, OffTick
 from simulator import tokens
 from simulator.market import (
     BAR_SECONDS,
-    POINT_SECONDS,
+    COARSE_OFFSETS,
     DataFileError,
     RandomWalkSeries,
     ReplaySeries,
@@ -104,9 +107,9 @@ from simulator.records import (
     SimConfig,
     Trade,
     _dec,
-    _point_volumes,
     _ts,
 )
+from simulator.session_walk import SessionWalkSeries, history_origin
 from simulator.store import Store
 
 __all__ = ["Engine"]
@@ -139,6 +142,8 @@ class Engine:
         self.revoked = {s["jti"] for s in self.store.all("sessions")}
         clock = meta.get("clock")
         self.series = self._build_series(clock)
+        self.point_offsets = _shared_point_offsets(self.series)
+        self.catching_up = False  # the bar being played prints only its 4 coarse points
         self.quotes = {root: Quote(**q) for root, q in meta.get("quotes", {}).items()}
         if clock:
             self.now_us, self.cur_t, self.emitted = (
@@ -164,12 +169,30 @@ class Engine:
         if self.config.replay_mode == "calendar" and self.config.data:
             first = min(s.first_time() for s in self.series.values())
             return (first + self.config.history_minutes * 60) * US
+        if self._session_market:
+            now_s = int(datetime.now(UTC).timestamp())
+            return (now_s - now_s % 60) * US
         return self.origin * US + self.config.history_minutes * 60 * US
+
+    @property
+    def _market_key(self) -> str | None:
+        """What the stored origin was chosen for: a store written for another market (or for a
+        shorter history) gets a new origin, so the demo always has its history."""
+        return f"sessions:{self.config.history_sessions}" if self._session_market else None
+
+    @property
+    def _session_market(self) -> bool:
+        """The demo's calendar-true walk (`market="sessions"`); replayed data overrides it."""
+        return self.config.market == "sessions" and not self.config.data
 
     def _build_series(self, clock: dict[str, Any] | None) -> dict[str, Series]:
         cfg = self.config
-        if clock and "origin" in clock:
+        if cfg.market not in ("continuous", "sessions"):
+            raise ValueError(f"market must be 'continuous' or 'sessions', got {cfg.market!r}")
+        if clock and "origin" in clock and clock.get("market") == self._market_key:
             self.origin = clock["origin"]
+        elif self._session_market:
+            self.origin = history_origin(cfg.start or datetime.now(UTC), cfg.history_sessions)
         else:
             start = cfg.start or datetime.now(UTC)
             start_s = int(start.timestamp())
@@ -191,6 +214,8 @@ class Engine:
                 )
             elif cfg.replay_mode == "calendar" and cfg.data:
                 continue  # calendar mode trades only the products it has real data for
+            elif self._session_market:
+                series[root] = SessionWalkSeries(spec, seed=cfg.seed, origin=self.origin)
             else:
                 series[root] = RandomWalkSeries(spec, seed=cfg.seed, origin=self.origin)
         return series
@@ -246,6 +271,7 @@ class Engine:
                     "cur_t": self.cur_t,
                     "emitted": self.emitted,
                     "origin": self.origin,
+                    "market": self._market_key,
                 },
                 "quotes": {root: asdict(q) for root, q in self.quotes.items()},
             },
@@ -371,9 +397,10 @@ class Engine:
 
     # -- market state -------------------------------------------------------------------------------
     def is_open(self, root: str) -> bool:
-        """Calendar replays are closed in gaps of an hour or more (halts, nights, weekends)."""
+        """Calendar replays and the session market are closed in gaps of an hour or more (halts,
+        nights, weekends)."""
         series = self.series[root]
-        if not isinstance(series, ReplaySeries) or series.mode != "calendar":
+        if series.always_open:
             return True
         now_s = self.now_us // US
         if self.cur_t is not None and series.bar_at(self.cur_t) is not None:
@@ -386,11 +413,11 @@ class Engine:
     def _partial(self, root: str) -> tuple[int, int, int, int, int, int] | None:
         if self.cur_t is None or self.emitted == 0:
             return None
-        bar = self.series[root].bar_at(self.cur_t)
+        series = self.series[root]
+        bar = series.bar_at(self.cur_t)
         if bar is None:
             return None
-        path = fills.intrabar_path(*bar[1:5])[: self.emitted]
-        vols = _point_volumes(bar[5])[: self.emitted]
+        path, vols = zip(*series.points(bar)[: self.emitted], strict=True)
         return (self.cur_t, path[0], max(path), min(path), path[-1], sum(vols))
 
     def history(
@@ -437,10 +464,10 @@ class Engine:
         complete_until = self.cur_t if self.cur_t is not None else now_s
         part = self._partial(root) if partial or unit.code in (1, 7) else None
         if unit.code in (1, 7):  # second and tick bars: the minute bars' path points
-            rows = _as_points(list(series.bars(lo, min(hi, complete_until))))
+            rows = _as_points(series, list(series.bars(lo, min(hi, complete_until))))
             if part is not None and lo <= part[0] < hi:
                 bar = series.bar_at(part[0])
-                rows += _as_points([bar])[: self.emitted] if bar else []
+                rows += _as_points(series, [bar])[: self.emitted] if bar else []
             return aggregate(rows, unit)
         cols = series.columns(lo, min(hi, complete_until))
         if partial and part is not None and lo <= part[0] < hi:
@@ -478,7 +505,7 @@ class Engine:
         nexts = [t for t in (s.next_time(now_s) for s in self.series.values()) if t is not None]
         if not nexts:
             return False
-        self.cur_t, self.emitted = min(nexts), 0
+        self.cur_t, self.emitted, self.catching_up = min(nexts), 0, False
         return True
 
     def _run_until(self, target_us: int) -> None:
@@ -490,8 +517,13 @@ class Engine:
                 if self.cur_t * US >= target_us:  # a bar opening exactly at the target waits:
                     self.cur_t = None  # after step(1) the next market order gets the next open
                     return
-            if self.emitted < 4:
-                at = (self.cur_t + POINT_SECONDS * self.emitted) * US
+                # A bar that ended a minute before the target is history being caught up (a
+                # restart): its four coarse points fill orders as its every second would, at a
+                # fifteenth of the cost.
+                self.catching_up = (self.cur_t + 2 * BAR_SECONDS) * US <= target_us
+            offsets = COARSE_OFFSETS if self.catching_up else self.point_offsets
+            if self.emitted < len(offsets):
+                at = (self.cur_t + offsets[self.emitted]) * US
                 if at > target_us:
                     return
                 self.now_us = max(self.now_us, at)
@@ -512,8 +544,8 @@ class Engine:
             bar = series.bar_at(self.cur_t)
             if bar is None:
                 continue
-            price = fills.intrabar_path(*bar[1:5])[index]
-            volume = _point_volumes(bar[5])[index]
+            points = series.coarse_points(bar) if self.catching_up else series.points(bar)
+            price, volume = points[index]
             self._print(root, series.spec, price, volume)
             for order in self._working(root):
                 if order.type == MARKET:
@@ -1252,15 +1284,21 @@ _MAX_BUCKET_SECONDS = {
 }
 
 
-def _as_points(bars: list[Any]) -> list[tuple[int, int, int, int, int, int]]:
-    """Each 1-minute bar as its four path trades (for second and tick bars)."""
+def _as_points(series: Series, bars: list[Any]) -> list[tuple[int, int, int, int, int, int]]:
+    """Each 1-minute bar as the trades its path prints (for second and tick bars)."""
     out = []
-    for t, o, h, low, c, v in bars:
-        for i, (p, vol) in enumerate(
-            zip(fills.intrabar_path(o, h, low, c), _point_volumes(v), strict=True)
-        ):
-            out.append((t + i * POINT_SECONDS, p, p, p, p, vol))
+    for bar in bars:
+        for offset, (p, vol) in zip(series.point_offsets, series.points(bar), strict=True):
+            out.append((bar[0] + offset, p, p, p, p, vol))
     return out
+
+
+def _shared_point_offsets(series: dict[str, Series]) -> tuple[int, ...]:
+    """The seconds into a bar at which the clock prints: one schedule for every product."""
+    schedules = {s.point_offsets for s in series.values()} or {Series.point_offsets}
+    if len(schedules) > 1:
+        raise ValueError("every product of one simulator must print on the same schedule")
+    return schedules.pop()
 
 
 def _root_of(contract_id: str) -> str:

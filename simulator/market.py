@@ -2,14 +2,21 @@
 
 Where bars come from
 --------------------
-* `RandomWalkSeries` - a seeded random walk, one bar every minute forever (the demo default: it is
-  trading at any hour it is started). Same seed -> same bars, so a restart replays identically.
+* `RandomWalkSeries` - a seeded random walk, one bar every minute forever (`market="continuous"`,
+  the test harness's default: it trades at any hour it is started). Same seed -> same bars, so a
+  restart replays identically.
 * `ReplaySeries(mode="shifted")` - real bars from a CSV gz file (`ts_utc,open,high,low,close,volume`,
   /work/shared/data/README.md) re-stamped one per minute from an origin, gaps squeezed out, so the
   replayed market is open whenever the simulator runs; it wraps around at the end of the file,
   shifting prices so the series stays continuous.
 * `ReplaySeries(mode="calendar")` - the original timestamps: weekends, holidays and the daily halt
   are closed, for trading-day tests.
+* `SessionWalkSeries` (simulator/session_walk.py) - the demo's market: a seeded random walk on the
+  CME calendar, months of history, a price every second.
+
+How a bar is played: `Series.points(bar)` gives its prices and volumes, emitted at
+`Series.point_offsets` seconds into the bar: by default the four points of
+`markets.fills.intrabar_path` at +0, +15, +30 and +45 s.
 
 All prices are integer ticks of the product (markets/ticks.py). A bar is
 `(t, o, h, l, c, v)` with `t` the bar's OPEN in epoch seconds (UTC).
@@ -28,12 +35,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from markets import sessions
+from markets import fills, sessions
 from markets.bars import BarDataError, load_bars_csv
 from markets.ticks import CONTRACT_SPECS, ContractSpec
+from simulator.records import _point_volumes
 
 __all__ = [
     "BAR_SECONDS",
+    "COARSE_OFFSETS",
     "POINT_SECONDS",
     "Bar",
     "DataFileError",
@@ -52,9 +61,11 @@ __all__ = [
 
 BAR_SECONDS = 60
 POINT_SECONDS = 15  # the 4 intrabar path points are emitted at +0 s, +15 s, +30 s, +45 s
+COARSE_OFFSETS = tuple(POINT_SECONDS * i for i in range(4))
 CHICAGO = ZoneInfo("America/Chicago")
 
 Bar = tuple[int, int, int, int, int, int]  # t_open_epoch_s, o, h, l, c, volume
+Point = tuple[int, int]  # price ticks, volume
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 _QUARTERLY = "HMUZ"
@@ -167,6 +178,18 @@ class Series:
     """One product's 1-minute bars. Subclasses decide where they come from."""
 
     spec: ContractSpec
+    always_open = True  # False: closed in gaps of an hour or more (nights, weekends, holidays)
+    point_offsets: tuple[int, ...] = COARSE_OFFSETS
+
+    def points(self, bar: Bar) -> list[Point]:
+        """The prices and volumes the clock prints during `bar`, one per `point_offsets` entry."""
+        return self.coarse_points(bar)
+
+    @staticmethod
+    def coarse_points(bar: Bar) -> list[Point]:
+        """The four points of `markets.fills.intrabar_path`, at `COARSE_OFFSETS`."""
+        _, o, h, low, c, v = bar
+        return list(zip(fills.intrabar_path(o, h, low, c), _point_volumes(v), strict=True))
 
     def bar_at(self, t: int) -> Bar | None:
         """The bar opening at epoch second `t`, if any."""
@@ -311,6 +334,7 @@ class ReplaySeries(Series):
         self._times = arrays["t"]  # int64, strictly increasing (checked by the loader)
         self.origin = origin
         self._skip = skip % self._n
+        self.always_open = mode == "shifted"
         # Each wrap of a shifted replay continues from the previous close: the price drift of
         # one pass through the file, applied once per wrap.
         self._wrap_shift = int(arrays["c"][-1] - arrays["o"][0])

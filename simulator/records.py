@@ -44,7 +44,9 @@ class SimConfig:
     start: datetime | None = None  # the clock's start (default: now / file start)
     speed: float | None = 1.0  # None = stepped; 1 = real time; N = accelerated xN
     seed: int = 7
-    history_minutes: int = 2 * 1440
+    market: str = "continuous"  # continuous: 24/7 walk (tests) | sessions: the demo's (no data)
+    history_minutes: int = 2 * 1440  # continuous walk and shifted replays
+    history_sessions: int = 90  # session market: trading dates of history before the clock
     users: list[tuple[str, str]] = field(default_factory=lambda: [DEMO_USER])
     starting_balance: Decimal = Decimal("50000")
     token_ttl_seconds: int = 24 * 3600

@@ -93,6 +93,8 @@ def test_runsimulator_prints_its_urls_replays_a_file_and_stops_on_sigterm(tmp_pa
         (["--user", "nokey"], "NAME:APIKEY"),
         (["--speed", "fast"], "--speed"),
         (["--bars-rate", "lots"], "invalid literal"),
+        (["--history-sessions", "0"], "--history-sessions must be at least 1"),
+        (["--market", "weekdays"], "invalid choice: 'weekdays'"),
     ],
 )
 def test_runsimulator_reports_bad_options_clearly(

@@ -5,7 +5,10 @@ from accounts.demo import DEMO_PASSWORD, DEMO_USERNAME, demo_desk_seed
 
 
 class Command(BaseCommand):
-    help = "Create the demo desk, trader and simulator login (idempotent)."
+    help = (
+        "Create the demo desk, trader and simulator login; a worker then adds the paper account"
+        " with an Overnight Range Breakout, switched off (idempotent)."
+    )
 
     def handle(self, *args, **options) -> None:
         if not settings.DEBUG:
@@ -16,5 +19,7 @@ class Command(BaseCommand):
         desk = demo_desk_seed()
         verb = "Created" if desk.created else "Kept"
         self.stdout.write(
-            f"{verb} demo desk '{desk.tenant.name}'. Login: {DEMO_USERNAME} / {DEMO_PASSWORD}"
+            f"{verb} demo desk '{desk.tenant.name}'. Login: {DEMO_USERNAME} / {DEMO_PASSWORD}\n"
+            "Its paper account, with an Overnight Range Breakout on ES (switched off), arrives"
+            " once the worker reaches the simulator."
         )

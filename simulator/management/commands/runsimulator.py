@@ -2,7 +2,8 @@
 
 Examples::
 
-    # demo: seeded random walk on every product, real time, demo/demo-api-key, one 50K account
+    # demo: every product trades a seeded walk on the CME calendar (90 sessions of history, a
+    # price every second), real time, demo/demo-api-key, one 50K account
     python manage.py runsimulator --host 127.0.0.1 --port 8700
 
     # replay real NQ bars shifted to now, 10x faster, plus a second user
@@ -63,7 +64,21 @@ class Command(BaseCommand):
             metavar="[ROOT=]PATH",
             help="CSV(.gz) of 1-minute bars to replay; ROOT is the ProjectX root (EP, ENQ, MES...),"
             " inferred from es_/nq_/mes_ file names. Repeatable. Products without data"
-            " trade a seeded random walk (shifted mode) or are not listed (calendar mode).",
+            " trade the continuous walk (shifted mode) or are not listed (calendar mode).",
+        )
+        parser.add_argument(
+            "--market",
+            choices=["sessions", "continuous"],
+            default="sessions",
+            help="without --data: sessions = a seeded walk on the CME calendar with"
+            " --history-sessions of history and a price every second (the demo);"
+            " continuous = a walk open around the clock, 4 prices a minute",
+        )
+        parser.add_argument(
+            "--history-sessions",
+            type=int,
+            default=90,
+            help="sessions market: trading dates of history before the clock",
         )
         parser.add_argument(
             "--replay-mode",
@@ -80,7 +95,12 @@ class Command(BaseCommand):
             "--speed", default="realtime", help="realtime | stepped | N (accelerated xN)"
         )
         parser.add_argument("--seed", type=int, default=7, help="random-walk seed")
-        parser.add_argument("--history-minutes", type=int, default=2 * 1440)
+        parser.add_argument(
+            "--history-minutes",
+            type=int,
+            default=2 * 1440,
+            help="continuous market and shifted replays: minutes of history before the clock",
+        )
         parser.add_argument(
             "--store",
             default=str(Path(settings.SIMULATOR_DATA_DIR) / "sim.sqlite3"),
@@ -137,6 +157,9 @@ class Command(BaseCommand):
                 raise ValueError(f"--user must be NAME:APIKEY, got {item!r}")
             users.append((name, key))
 
+        if opts["history_sessions"] < 1:
+            raise ValueError("--history-sessions must be at least 1")
+
         def rate(text: str) -> tuple[int, int]:
             count, _, seconds = text.partition("/")
             return int(count), int(seconds)
@@ -149,7 +172,9 @@ class Command(BaseCommand):
             start=parse_ts(opts["start"]) if opts["start"] else None,
             speed=_speed(opts["speed"]),
             seed=opts["seed"],
+            market=opts["market"],
             history_minutes=opts["history_minutes"],
+            history_sessions=opts["history_sessions"],
             users=users,
             starting_balance=Decimal(opts["balance"]),
             token_ttl_seconds=opts["token_ttl"],
