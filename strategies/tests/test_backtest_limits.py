@@ -3,10 +3,19 @@ nothing is stored; only its running limit of runs is handed to the workers at on
 each finished run hands over the next."""
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.tests.test_api_support import API, World, _fresh_throttles, api, world
-from strategies.backtests import BacktestLimitReached, backtest_execute, sweep_create
+from strategies.backtests import (
+    BacktestLimitReached,
+    _finish,
+    backtest_claim,
+    backtest_execute,
+    sweep_create,
+)
 from strategies.models import BacktestRun, BacktestStatus, BacktestSweep
 from strategies.tests.test_backtests import create
 from tradingsite.celery import app as celery_app
@@ -14,6 +23,12 @@ from web.tests.test_backtest_pages import FORM
 
 FIXTURES = (_fresh_throttles, api, world)
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def settings_override(settings):
+    """pytest-django's `settings` under a name that does not hide Hypothesis' `settings`."""
+    return settings
 
 
 @pytest.fixture
@@ -124,3 +139,48 @@ def test_the_page_shows_the_reason_over_the_limit(client, alice, tenant_a, setti
     assert response.status_code == 400
     assert "1 backtests queued or running and may have at most 1" in response.content.decode()
     assert unfinished(tenant_a) == 1
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["create", "finish"]), st.integers(0, 1)), max_size=25
+    ),
+    limit=st.integers(1, 3),
+)
+def test_dispatch_keeps_each_desk_at_its_limit_oldest_first(
+    steps, limit, settings_override, tenant_a, tenant_b
+):
+    """Any interleaving of new runs and finished runs on two desks: a desk never has more than its
+    limit handed to the workers, never leaves a slot idle while a run waits, and hands runs over in
+    the order they were created."""
+    settings_override.BACKTEST_MAX_RUNNING_PER_TENANT = limit
+    tenants = (tenant_a, tenant_b)
+    with transaction.atomic():
+        for action, which in steps:
+            tenant = tenants[which]
+            runs = BacktestRun.objects.for_tenant(tenant)
+            if action == "create":
+                create(tenant)
+            elif handed := runs.filter(status=BacktestStatus.QUEUED).exclude(dispatched_at=None):
+                run = handed.order_by("?").first()  # workers finish in any order
+                assert backtest_claim(run=run)
+                _finish(run, status=BacktestStatus.FAILED, error="finished by the test")
+            for desk in tenants:
+                unfinished_runs = BacktestRun.objects.for_tenant(desk).filter(
+                    status__in=(BacktestStatus.QUEUED, BacktestStatus.RUNNING)
+                )
+                handed = unfinished_runs.exclude(dispatched_at=None)
+                waiting = unfinished_runs.filter(dispatched_at=None)
+                assert handed.count() <= limit
+                if waiting.exists():
+                    assert handed.count() == limit
+                    newest_handed = handed.order_by("-created_at", "-pk").first()
+                    oldest_waiting = waiting.order_by("created_at", "pk").first()
+                    assert (newest_handed.created_at, newest_handed.pk) < (
+                        oldest_waiting.created_at,
+                        oldest_waiting.pk,
+                    )
+        transaction.set_rollback(True)  # each example starts from empty desks
