@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import transaction
+from kombu import Queue
 
 from accounts.models import AuditEntry
 from execution import ingest, trading
@@ -30,6 +32,7 @@ from execution.tests.test_trading import broker_orders, submit
 from strategies.backtests import backtest_create
 from strategies.models import BacktestRun, BacktestStatus
 from tradingsite.celery import app as celery_app
+from tradingsite.celery import reconcile_at_start
 
 ROOT = Path(__file__).resolve().parents[2]
 ES_FILE = "es_1min_2019-2023.csv.gz"
@@ -163,6 +166,26 @@ def open_positions(sim) -> list[int]:
     """The simulator's own truth: the net size of each open position."""
     positions = sim._sync(lambda: list(sim.server.engine.positions.values()))
     return [p.net for p in positions if p.net]
+
+
+def queued(name: str) -> list[str]:
+    """Task names taken from one queue of this run's Redis key space."""
+    with celery_app.connection_for_read() as conn:
+        queue = celery_app.amqp.queues[name].bind(conn.default_channel)
+        messages = iter(lambda: queue.get(no_ack=True), None)
+        return [message.headers["task"] for message in messages]
+
+
+def test_only_the_pool_that_reconciles_asks_for_a_reconciliation_when_it_starts(purged_queues):
+    def started(*queues: str) -> None:
+        consumer = SimpleNamespace(queues=[Queue(name) for name in queues])
+        reconcile_at_start(SimpleNamespace(app=celery_app, task_consumer=consumer))
+
+    started("backtests", "background")
+    started("normal", "low")
+    assert not any(queued(name) for name in django_settings.CELERY_TASK_QUEUES_ORDER)
+    started("critical", "high")
+    assert queued("high") == ["execution.orders_reconcile_fleet"]
 
 
 def wait_for(predicate, *, timeout: float, every: float = 0.05):
