@@ -23,7 +23,11 @@ class TenantMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             wanted = request.session.get(SESSION_KEY)
-            membership = selectors.membership_get(user=user, tenant=wanted) if wanted else None
+            membership = (
+                selectors.membership_get(user=user, tenant=wanted)
+                if isinstance(wanted, int)
+                else None
+            )
             if membership is None:
                 # The first desk the user joined, kept for the session: joining another desk never
                 # moves them; only their own switch does.
