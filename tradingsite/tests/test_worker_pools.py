@@ -24,6 +24,7 @@ from django.db import transaction
 from kombu import Queue
 
 from accounts.models import AuditEntry
+from analytics.management.commands.setup_periodic_tasks import SCHEDULE
 from execution import ingest, trading
 from execution.models import OrderType
 from execution.services import account_flatten_request
@@ -166,6 +167,12 @@ def open_positions(sim) -> list[int]:
     """The simulator's own truth: the net size of each open position."""
     positions = sim._sync(lambda: list(sim.server.engine.positions.values()))
     return [p.net for p in positions if p.net]
+
+
+def test_every_beat_schedule_uses_its_tasks_routed_queue():
+    """The schedule names a queue per job (django-celery-beat stores it); it must be the route's."""
+    for name, task, queue, _ in SCHEDULE:
+        assert queue == celery_app.amqp.router.route({}, task)["queue"].name, name
 
 
 def queued(name: str) -> list[str]:
