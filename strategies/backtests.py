@@ -12,7 +12,7 @@ file) or from the cached-bars table (`cached:<contract id>`); the command line m
 
 import logging
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import AccountPlan, Tenant
@@ -242,7 +242,7 @@ def sweep_create(
 # ------------------------------------------------------------------------- per-tenant limits
 
 
-def _unfinished(tenant_id: int):
+def _unfinished(tenant_id: int) -> QuerySet[BacktestRun]:
     return BacktestRun.objects.for_tenant(tenant_id).filter(
         status__in=(BacktestStatus.QUEUED, BacktestStatus.RUNNING)
     )
@@ -265,7 +265,7 @@ def _refuse_over_queue_limit(*, tenant_id: int, adding: int) -> None:
         )
 
 
-def _lost_before() -> Any:
+def _lost_before() -> datetime:
     """A run handed to the workers but still not started by then was lost with its queue message
     (Redis restarted): it is handed over again (the claim makes a duplicate harmless)."""
     return timezone.now() - timedelta(
@@ -369,9 +369,8 @@ def _finish(
     BacktestRun.objects.for_tenant(run.tenant_id).filter(pk=run.pk).update(**fields)
     if run.sweep_id is not None:
         _sweep_cell_done(run)
-    if (
-        run.dispatched_at is not None
-    ):  # a worker's run frees a slot (the command line's never took one)
+    # A worker's run frees a slot for the desk's next one (the command line's never took one).
+    if run.dispatched_at is not None:
         backtests_dispatch(tenant_id=run.tenant_id)
 
 
