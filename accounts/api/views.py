@@ -6,12 +6,10 @@ signed-in user's own rows. Writes call accounts/execution services, which audit 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.authtoken.models import Token
@@ -36,6 +34,7 @@ from accounts.api.base import (
     resolve_membership,
 )
 from accounts.api.schema import ApiAutoSchema
+from accounts.links import invitation_link_for
 from accounts.models import Invitation, Membership, Role, Tenant, TradingAccount
 from execution import services as execution_services
 from execution.api.serializers import AccountDaySerializer
@@ -239,11 +238,6 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
 
 
 # --- Invitations (owners send and revoke; the recipient accepts) -----------------------------------
-def invitation_link_for(request: Request) -> Callable[[str], str]:
-    """The web page a recipient opens from the email (it accepts, or offers sign-up and login)."""
-    return lambda token: request.build_absolute_uri(reverse("invitation_open", args=[token]))
-
-
 class InvitationViewSet(
     mixins.ListModelMixin, mixins.DestroyModelMixin, TenantCreateMixin, TenantScopedViewSet
 ):

@@ -3,8 +3,6 @@ recipient accepts or declines, and the email-verification link."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -16,13 +14,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import invitations
+from accounts.links import verify_link_for
 from accounts.middleware import SESSION_KEY
 from accounts.signup import signup as signup_service
 from web.forms import SignupForm
-
-
-def verify_link_for(request: HttpRequest) -> Callable[[str], str]:
-    return lambda token: request.build_absolute_uri(reverse("email_verify", args=[token]))
 
 
 @require_http_methods(["GET", "POST"])

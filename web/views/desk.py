@@ -14,12 +14,12 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import invitations
 from accounts import selectors as account_selectors
 from accounts import services as account_services
+from accounts.links import invitation_link_for
 from accounts.models import BrokerConnection
 from web import selectors
 from web.forms import (
@@ -138,9 +138,7 @@ def member_invite(request: HttpRequest) -> HttpResponse:
             actor=request.user,
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
-            link_for=lambda token: request.build_absolute_uri(
-                reverse("invitation_open", args=[token])
-            ),
+            link_for=invitation_link_for(request),
         )
     except ValidationError as exc:
         _add_errors(form, exc)
