@@ -140,9 +140,8 @@ def invitation_for_token(*, token: str) -> Invitation:
     return invitation
 
 
-@transaction.atomic
-def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
-    """The recipient accepts: their login's email must be the invited address."""
+def _for_recipient(*, token: str, user: AbstractBaseUser) -> Invitation:
+    """The pending invitation, locked, if `user` is its recipient (their login uses the address)."""
     invitation = invitation_for_token(token=token)
     invitation = Invitation.all_tenants.select_for_update().get(pk=invitation.pk)
     if not invitation.is_pending(timezone.now()):  # lost a race with another click
@@ -152,6 +151,13 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
             "this invitation was sent to another address; log in with the login that uses it, "
             "or sign up from the link"
         )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
+    """The recipient accepts: their login's email must be the invited address."""
+    invitation = _for_recipient(token=token, user=user)
     email_mark_verified(user=user, email=invitation.email)
     tenant = invitation.tenant
     membership = Membership.objects.for_tenant(tenant).filter(user=user).first()
@@ -171,7 +177,7 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
 
 @transaction.atomic
 def invitation_decline(*, token: str, user: AbstractBaseUser) -> Invitation:
-    invitation = invitation_for_token(token=token)
+    invitation = _for_recipient(token=token, user=user)
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
     audit_record(
