@@ -19,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import redis
 from django.conf import settings as django_settings
 from django.db import transaction
 from kombu import Queue
@@ -96,12 +97,18 @@ def sim(tmp_path, settings):
 
 @pytest.fixture
 def purged_queues():
+    """This run's queues empty before and after, and no task of a killed pool left to redeliver."""
+
     def purge() -> None:
         with celery_app.connection_for_write() as conn:
             for name in django_settings.CELERY_TASK_QUEUES_ORDER:
                 queue = celery_app.amqp.queues[name].bind(conn.default_channel)
                 queue.declare()
                 queue.purge()
+        prefix = django_settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+        redis.Redis.from_url(django_settings.CELERY_BROKER_URL).delete(
+            f"{prefix}unacked", f"{prefix}unacked_index"
+        )
 
     purge()
     yield
