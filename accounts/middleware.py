@@ -1,7 +1,8 @@
 """Puts the user's current tenant and membership on the request (`request.tenant`, `request.membership`).
 
-The tenant comes from the session (switchable among the user's memberships) and is never taken from a
-request body; a user with no membership has `request.tenant = None`.
+The tenant comes from the session (switchable among the user's memberships; at first the desk the user
+joined first) and is never taken from a request body; a user with no membership has
+`request.tenant = None`.
 """
 
 from collections.abc import Callable
@@ -21,10 +22,18 @@ class TenantMiddleware:
         request.tenant, request.membership = None, None  # type: ignore[attr-defined]
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            memberships = selectors.membership_list_for_user(user=user)
             wanted = request.session.get(SESSION_KEY)
-            membership = memberships.filter(tenant_id=wanted).first() if wanted else None
-            membership = membership or memberships.first()
+            membership = (
+                selectors.membership_get(user=user, tenant=wanted)
+                if isinstance(wanted, int)
+                else None
+            )
+            if membership is None:
+                # The first desk the user joined, kept for the session: joining another desk never
+                # moves them; only their own switch does.
+                membership = selectors.membership_default_for_user(user=user)
+                if membership is not None:
+                    request.session[SESSION_KEY] = membership.tenant_id
             if membership is not None:
                 request.tenant, request.membership = membership.tenant, membership  # type: ignore[attr-defined]
         return self.get_response(request)

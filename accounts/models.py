@@ -1,7 +1,7 @@
 """Tenants, their members, broker connections, trading accounts, risk profiles, notifications, audit."""
 
 import uuid
-from datetime import time
+from datetime import datetime, time
 from decimal import Decimal
 
 from django.conf import settings
@@ -44,6 +44,52 @@ class Membership(TenantOwned):
     @property
     def can_trade(self) -> bool:
         return self.role in (Role.OWNER, Role.TRADER)
+
+
+class Invitation(TenantOwned):
+    """An owner's offer of a role on the desk to an email address. It is accepted by its recipient
+    only, through the emailed link (whose secret is stored hashed), before it expires, once; the desk
+    can revoke it. Nobody joins a desk because of an address alone."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(help_text="Stored lower-cased; the link is sent here.")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, help_text="Revoked by the desk, declined or replaced by a new one."
+    )
+
+    class Meta(TenantOwned.Meta):
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.tenant_id} as {self.role}"
+
+    def is_pending(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
+
+
+class VerifiedEmail(models.Model):
+    """The address a user proved they receive mail at (a verification or invitation link opened).
+    Only a verified address counts as the user's own; changing the login's email drops it."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="verified_email"
+    )
+    email = models.EmailField()
+    verified_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.email
 
 
 class GatewayEnvironment(models.TextChoices):

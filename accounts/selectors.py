@@ -5,10 +5,12 @@ from datetime import date, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import (
     AuditEntry,
     BrokerConnection,
+    Invitation,
     Membership,
     NotificationChannel,
     Tenant,
@@ -25,6 +27,11 @@ def membership_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
     return (
         Membership.all_tenants.filter(user=user).select_related("tenant").order_by("tenant__name")
     )
+
+
+def membership_default_for_user(*, user: AbstractBaseUser) -> Membership | None:
+    """The desk a session starts on: the one the user joined first (stable when they join more)."""
+    return membership_list_for_user(user=user).order_by("created_at", "pk").first()
 
 
 def membership_get(*, user: AbstractBaseUser, tenant: Tenant | int) -> Membership | None:
@@ -82,6 +89,17 @@ def membership_get_by_tenant_public_id(
 ) -> Membership | None:
     """The user's membership in the tenant with that public id, or None (unknown = not a member)."""
     return membership_list_for_user(user=user).filter(tenant__public_id=tenant_public_id).first()
+
+
+def invitation_list_pending(*, tenant: Tenant | int) -> QuerySet[Invitation]:
+    """Invitations still waiting for their recipient (not accepted, revoked or expired)."""
+    return Invitation.objects.for_tenant(tenant).filter(
+        accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+    )
+
+
+def invitation_get(*, tenant: Tenant | int, public_id: uuid.UUID) -> Invitation | None:
+    return Invitation.objects.for_tenant(tenant).filter(public_id=public_id).first()
 
 
 def membership_list(*, tenant: Tenant | int) -> QuerySet[Membership]:

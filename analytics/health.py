@@ -12,7 +12,6 @@ from django.utils import timezone
 
 HEARTBEAT_KEY = "health:heartbeat_at"
 HUBS_KEY = "health:hubs"  # hash: "<connection id>:<hub>" -> JSON {connected, reason, at}
-QUEUES = ("critical", "high", "normal", "low", "background")
 
 
 def heartbeat_record(*, at: datetime | None = None) -> None:
@@ -25,7 +24,9 @@ def system_health() -> dict[str, Any]:
     try:
         client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
         prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
-        report["queues"] = {name: client.llen(prefix + name) for name in QUEUES}
+        report["queues"] = {
+            name: client.llen(prefix + name) for name in settings.CELERY_TASK_QUEUES_ORDER
+        }
         report["redis"] = True
     except redis.RedisError:
         pass

@@ -1,13 +1,18 @@
 """Backtest runs and parameter sweeps: create (validated, audited, queued after commit), execute
 (in a worker, progress stored), and rank a sweep once its last cell is done.
 
+Per-tenant limits keep one desk from filling the backtest pool: at most BACKTEST_MAX_QUEUED_PER_TENANT
+unfinished runs (a new run or sweep over it is refused, saying so), and at most
+BACKTEST_MAX_RUNNING_PER_TENANT of them handed to the workers at once; the rest wait in the database,
+oldest first, and the next is dispatched when one finishes.
+
 Bars come from a file under MARKET_DATA_DIR (runs started from the web or API may name only such a
 file) or from the cached-bars table (`cached:<contract id>`); the command line may name any file.
 """
 
 import logging
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import AccountPlan, Tenant
@@ -39,6 +44,10 @@ MAX_SWEEP_CELLS = 500
 
 class BacktestInputError(ValueError):
     """A backtest cannot start with these inputs; the message says which and why."""
+
+
+class BacktestLimitReached(BacktestInputError):
+    """The desk already has as many unfinished backtests as it may; nothing was stored."""
 
 
 # ------------------------------------------------------------------------------------- inputs
@@ -148,6 +157,8 @@ def backtest_create(
     """Store a queued run; a worker picks it up after commit (`enqueue=False`: the caller runs it)."""
     if first_date and last_date and first_date > last_date:
         raise BacktestInputError("first_date is after last_date")
+    if sweep is None:  # a sweep checks its cells at once
+        _refuse_over_queue_limit(tenant_id=tenant.pk, adding=1)
     inputs = backtest_run_inputs(
         kind=kind, params=params, contract=contract, bars_source=bars_source, plan_code=plan_code
     )
@@ -171,7 +182,7 @@ def backtest_create(
             after={"kind": kind, "params": run.params, "contract": run.contract},
         )
     if enqueue:
-        _enqueue(run)
+        backtests_dispatch(tenant_id=tenant.pk)
     return run
 
 
@@ -193,6 +204,8 @@ def sweep_create(
         raise BacktestInputError(str(exc)) from exc
     if len(cells) > MAX_SWEEP_CELLS:
         raise BacktestInputError(f"{len(cells)} cells; a sweep may have at most {MAX_SWEEP_CELLS}")
+    _refuse_over_queue_limit(tenant_id=tenant.pk, adding=len(cells))
+    enqueue = run_options.pop("enqueue", True)
     sweep = BacktestSweep(
         tenant=tenant,
         created_by=actor if actor and actor.is_authenticated else None,
@@ -211,6 +224,7 @@ def sweep_create(
             contract=contract,
             bars_source=bars_source,
             sweep=sweep,
+            enqueue=False,  # dispatched together below, up to the desk's running limit
             **run_options,
         )
     audit_record(
@@ -220,14 +234,69 @@ def sweep_create(
         target=sweep,
         after={"kind": kind, "grid": sweep.grid, "cells": len(cells)},
     )
+    if enqueue:
+        backtests_dispatch(tenant_id=tenant.pk)
     return sweep
 
 
-def _enqueue(run: BacktestRun) -> None:
+# ------------------------------------------------------------------------- per-tenant limits
+
+
+def _unfinished(tenant_id: int) -> QuerySet[BacktestRun]:
+    return BacktestRun.objects.for_tenant(tenant_id).filter(
+        status__in=(BacktestStatus.QUEUED, BacktestStatus.RUNNING)
+    )
+
+
+def _lock_tenant(tenant_id: int) -> None:
+    """Serialise a desk's limit checks and dispatches (two requests cannot both take the last slot)."""
+    Tenant.objects.select_for_update().filter(pk=tenant_id).values_list("pk", flat=True).first()
+
+
+def _refuse_over_queue_limit(*, tenant_id: int, adding: int) -> None:
+    limit = settings.BACKTEST_MAX_QUEUED_PER_TENANT
+    _lock_tenant(tenant_id)
+    unfinished = _unfinished(tenant_id).count()
+    if unfinished + adding > limit:
+        asked = "this backtest" if adding == 1 else f"these {adding} backtests"
+        raise BacktestLimitReached(
+            f"your desk has {unfinished} backtests queued or running and may have at most "
+            f"{limit}; {asked} would go over. Wait for some to finish and start again."
+        )
+
+
+def _lost_before() -> datetime:
+    """A run handed to the workers but still not started by then was lost with its queue message
+    (Redis restarted): it is handed over again (the claim makes a duplicate harmless)."""
+    return timezone.now() - timedelta(
+        seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    )
+
+
+@transaction.atomic
+def backtests_dispatch(*, tenant_id: int) -> list[int]:
+    """Hand the desk's oldest waiting runs to the backtest pool, up to its running limit; the tasks
+    are queued after commit. Called when runs are created and whenever one finishes."""
     from strategies.tasks import backtest_run_task
 
-    tenant_id, run_id = run.tenant_id, run.pk
-    transaction.on_commit(lambda: backtest_run_task.delay(tenant_id=tenant_id, run_id=run_id))
+    _lock_tenant(tenant_id)
+    unfinished = _unfinished(tenant_id)
+    handed = Q(status=BacktestStatus.RUNNING) | Q(dispatched_at__gte=_lost_before())
+    free = settings.BACKTEST_MAX_RUNNING_PER_TENANT - unfinished.filter(handed).count()
+    if free <= 0:
+        return []
+    waiting = unfinished.filter(status=BacktestStatus.QUEUED).exclude(handed)
+    run_ids = list(waiting.order_by("created_at", "pk").values_list("pk", flat=True)[:free])
+    BacktestRun.objects.for_tenant(tenant_id).filter(pk__in=run_ids).update(
+        dispatched_at=timezone.now()
+    )
+
+    def send() -> None:
+        for run_id in run_ids:
+            backtest_run_task.delay(tenant_id=tenant_id, run_id=run_id)
+
+    transaction.on_commit(send)
+    return run_ids
 
 
 def backtest_claim(*, run: BacktestRun) -> bool:
@@ -300,6 +369,9 @@ def _finish(
     BacktestRun.objects.for_tenant(run.tenant_id).filter(pk=run.pk).update(**fields)
     if run.sweep_id is not None:
         _sweep_cell_done(run)
+    # A worker's run frees a slot for the desk's next one (the command line's never took one).
+    if run.dispatched_at is not None:
+        backtests_dispatch(tenant_id=run.tenant_id)
 
 
 def _sweep_cell_done(run: BacktestRun) -> None:

@@ -101,11 +101,17 @@ class BacktestRun(TenantOwned):
     result = models.JSONField(null=True, blank=True, help_text="Trades, equity curve, daily P&L.")
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was handed to the backtest workers (a few per tenant at a time).",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantOwned.Meta):
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "status"], name="backtest_tenant_status")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.contract} [{self.status}]"

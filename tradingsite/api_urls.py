@@ -20,6 +20,7 @@ router.register(
     "broker-connections", accounts_views.BrokerConnectionViewSet, basename="broker-connection"
 )
 router.register("members", accounts_views.MemberViewSet, basename="member")
+router.register("invitations", accounts_views.InvitationViewSet, basename="invitation")
 router.register("audit-log", accounts_views.AuditEntryViewSet, basename="audit-entry")
 router.register("strategies", strategies_views.StrategyConfigViewSet, basename="strategy")
 router.register(
@@ -37,6 +38,11 @@ router.register(
 v1 = [
     path("auth/", include("apiauth.api_urls")),  # tokens: obtain, refresh, list, revoke
     path("me/", accounts_views.MeView.as_view(), name="me"),
+    path(
+        "invitations/accept/",
+        accounts_views.InvitationAcceptView.as_view(),
+        name="invitation-accept",
+    ),
     path("", include(router.urls)),
 ]
 

@@ -1,4 +1,5 @@
-"""The Celery app: Redis broker, five priority queues, schedules stored in the database (beat)."""
+"""The Celery app: Redis broker, priority queues served by separate pools (Procfile), schedules stored in
+the database (beat). Routing lives in settings (CELERY_TASK_ROUTES)."""
 
 import os
 from logging.config import dictConfig
@@ -11,14 +12,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingsite.settings")
 
 app = Celery("tradingsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in ("critical", "high", "normal", "low", "background")]
+app.conf.task_queues = [Queue(name) for name in app.conf.task_queues_order]
 app.autodiscover_tasks()
 
 
 @worker_ready.connect
 def reconcile_at_start(sender, **kwargs) -> None:
-    """After a restart (a worker killed mid-order included), take the broker's truth at once."""
-    sender.app.send_task("execution.orders_reconcile_fleet", queue="normal")
+    """After a restart (a worker killed mid-order included), take the broker's truth at once. Only the
+    pool that runs reconciliation asks, so a restart of the backtest pool queues nothing."""
+    served = {queue.name for queue in sender.task_consumer.queues}
+    route = app.amqp.router.route({}, "execution.orders_reconcile_fleet")
+    if route["queue"].name in served:
+        sender.app.send_task("execution.orders_reconcile_fleet")
 
 
 @setup_logging.connect

@@ -243,18 +243,28 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 # Longer than any task or countdown, else Redis redelivers a task that is still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "normal"
-# Five priority levels as queues; workers list them in this order (Procfile).
-CELERY_TASK_QUEUES_ORDER = ["critical", "high", "normal", "low", "background"]
+# Queues in priority order. Three worker pools (Procfile) so that nothing a tenant queues can delay
+# the work that protects an account: `worker` takes only critical and high (the kill switch, locks,
+# order sends and cancels, reconciliation with its risk watch, the strategies' minute steps);
+# `worker_default` takes normal and low (syncs, the day roll, notifications); `worker_batch` takes
+# backtests (runs and sweep cells, limited per tenant: strategies/backtests.py) and housekeeping.
+CELERY_TASK_QUEUES_ORDER = ["critical", "high", "normal", "low", "backtests", "background"]
 CELERY_TASK_ROUTES = {
     "execution.account_*": {"queue": "critical"},  # flatten, cancel-all: the kill switch
     "execution.day_flatten_due": {"queue": "critical"},
     "execution.order_*": {"queue": "high"},
+    "execution.orders_reconcile*": {"queue": "high"},  # fills, brackets and the risk watch
     "strategies.desk*": {"queue": "high"},  # the live strategies' minute steps
+    "strategies.backtest_*": {"queue": "backtests"},
     "strategies.*": {"queue": "normal"},
     "analytics.*": {"queue": "low"},
     "*.cleanup_*": {"queue": "background"},
     "notifications.*": {"queue": "low"},
 }
+# Per desk: unfinished backtests (queued or running; a sweep counts its cells) and how many of them are
+# handed to the backtest pool at once, so one desk cannot keep every other desk's runs waiting.
+BACKTEST_MAX_QUEUED_PER_TENANT = env.int("BACKTEST_MAX_QUEUED_PER_TENANT", default=500)
+BACKTEST_MAX_RUNNING_PER_TENANT = env.int("BACKTEST_MAX_RUNNING_PER_TENANT", default=2)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 

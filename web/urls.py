@@ -43,10 +43,17 @@ urlpatterns = [
     ),
     path("settings/notifications/", desk.channel_create, name="channel_create"),
     path("settings/members/invite/", desk.member_invite, name="member_invite"),
+    path(
+        "settings/invitations/<uuid:public_id>/revoke/",
+        desk.invitation_revoke,
+        name="invitation_revoke",
+    ),
     path("settings/audit/", desk.audit_log, name="audit_log"),
     path("ops/health/", ops.health, name="ops_health"),
     # Accounts: Django's views with our templates (templates/registration/).
     path("signup/", auth.signup, name="signup"),
+    path("signup/verify/<str:token>/", auth.email_verify, name="email_verify"),
+    path("invitations/<str:token>/", auth.invitation_open, name="invitation_open"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),

@@ -2,8 +2,9 @@
 
 Invariants (tests: */tests/test_api_isolation.py):
 - The tenant comes from the authenticated user's memberships, chosen by the `X-Tenant` header (a
-  tenant's public_id) or else the dashboard's session choice or else the user's first membership;
-  never from a request body. A tenant the user is not a member of answers 404, like a missing one.
+  tenant's public_id) or else the dashboard's session choice or else the user's only membership (a
+  member of several tenants must name one: 400); never from a request body. A tenant the user is
+  not a member of answers 404, like a missing one.
 - `get_queryset` belongs to this class: subclasses implement `scoped_queryset(tenant=...)`, which calls
   a selector, and `__init_subclass__` refuses a subclass that overrides `get_queryset` or sets a
   class-level `queryset` (PostHog's TeamAndOrgViewSetMixin does the same). Objects are looked up by
@@ -143,10 +144,22 @@ def resolve_membership(request: Request) -> Membership:
     session_membership = getattr(request._request, "membership", None)
     if session_membership is not None and session_membership.user_id == request.user.pk:
         return session_membership
-    membership = selectors.membership_list_for_user(user=request.user).first()
-    if membership is None:
+    memberships = list(selectors.membership_list_for_user(user=request.user)[:2])
+    if not memberships:
         raise exceptions.PermissionDenied("You are not a member of any tenant.")
-    return membership
+    if len(memberships) > 1:
+        # Never guess: which desk a script acts on must not change when its user joins another.
+        raise TenantRequired()
+    return memberships[0]
+
+
+class TenantRequired(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = (
+        f"You are a member of several tenants: name one with the {TENANT_HEADER} header "
+        "(its id is listed by /api/v1/me/)."
+    )
+    default_code = "tenant_required"
 
 
 class TenantScopedViewSet(GenericViewSet):

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -19,6 +18,7 @@ from accounts.models import (
     AuditEntry,
     BrokerConnection,
     GatewayEnvironment,
+    Invitation,
     Membership,
     RiskProfile,
     Role,
@@ -42,7 +42,12 @@ class MembershipOfUserSerializer(serializers.ModelSerializer):
 class MeSerializer(serializers.Serializer):
     username = serializers.CharField(read_only=True)
     email = serializers.EmailField(read_only=True)
-    current_tenant = serializers.UUIDField(read_only=True, help_text="What X-Tenant defaults to.")
+    email_verified = serializers.BooleanField(read_only=True)
+    current_tenant = serializers.UUIDField(
+        read_only=True,
+        allow_null=True,
+        help_text="What X-Tenant defaults to (null: several tenants, so requests must name one).",
+    )
     memberships = MembershipOfUserSerializer(many=True, read_only=True)
 
 
@@ -57,17 +62,23 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberCreateSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.TRADER)
+class InvitationSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
 
-    def validate_username(self, value: str) -> Any:
-        user = get_user_model()._default_manager.filter(username=value).first()
-        if user is None:
-            raise serializers.ValidationError("No such user.")
-        if selectors.membership_get(user=user, tenant=self.context["tenant"]) is not None:
-            raise serializers.ValidationError("Already a member of this tenant.")
-        return user
+    class Meta:
+        model = Invitation
+        fields = ("id", "email", "role", "created_at", "expires_at")
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+
+
+class InvitationAcceptSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=200, help_text="The secret from the emailed link.")
+    decline = serializers.BooleanField(default=False)
 
 
 class MemberUpdateSerializer(serializers.Serializer):

@@ -17,18 +17,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import invitations, selectors, services
 from accounts.api import serializers as s
 from accounts.api.base import (
     API_AUTHENTICATION,
     ApiAnonThrottle,
     ApiUserThrottle,
     TenantCreateMixin,
+    TenantRequired,
     TenantScopedViewSet,
     resolve_membership,
 )
 from accounts.api.schema import ApiAutoSchema
-from accounts.models import Membership, Role, Tenant, TradingAccount
+from accounts.links import invitation_link_for
+from accounts.models import Invitation, Membership, Role, Tenant, TradingAccount
 from execution import services as execution_services
 from execution.api.serializers import AccountDaySerializer
 
@@ -45,10 +47,14 @@ class MeView(APIView):
     @extend_schema(responses=s.MeSerializer, tags=["auth"])
     def get(self, request: Request) -> Response:
         memberships = list(selectors.membership_list_for_user(user=request.user))
-        current = resolve_membership(request).tenant.public_id if memberships else None
+        try:
+            current = resolve_membership(request).tenant.public_id if memberships else None
+        except TenantRequired:
+            current = None  # several tenants and none named: requests must send X-Tenant
         data = {
             "username": request.user.get_username(),
             "email": request.user.email,
+            "email_verified": invitations.verified_email_of(user=request.user) is not None,
             "current_tenant": current,
             "memberships": memberships,
         }
@@ -166,16 +172,11 @@ class BrokerConnectionViewSet(
 
 
 # --- Members (owners only) -------------------------------------------------------------------------
-class MemberViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    TenantCreateMixin,
-    TenantScopedViewSet,
-):
-    """Members of the tenant, looked up by username (memberships have no public id of their own)."""
+class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Members of the tenant, looked up by username (memberships have no public id of their own).
+    Nobody is added here: people join by accepting an invitation (`invitations/`)."""
 
     serializer_class = s.MemberSerializer
-    input_serializer_class = s.MemberCreateSerializer
     lookup_field = "user__username"
     lookup_url_kwarg = "username"
     lookup_value_regex = r"[\w.@+-]+"
@@ -184,15 +185,6 @@ class MemberViewSet(
 
     def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[Membership]:
         return selectors.membership_list(tenant=tenant)
-
-    @extend_schema(request=s.MemberCreateSerializer, responses={201: s.MemberSerializer})
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().create(request, *args, **kwargs)
-
-    def create_object(self, *, tenant: Tenant, actor: Any, data: dict[str, Any]) -> Membership:
-        return services.membership_add(
-            tenant=tenant, user=data["username"], role=data["role"], actor=actor
-        )
 
     @extend_schema(request=s.MemberUpdateSerializer, responses=s.MemberSerializer)
     def partial_update(self, request: Request, username: str) -> Response:
@@ -208,6 +200,65 @@ class MemberViewSet(
         membership = self.get_object()
         services.membership_remove(tenant=self.tenant, membership=membership, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Invitations (owners send and revoke; the recipient accepts) -----------------------------------
+class InvitationViewSet(
+    mixins.ListModelMixin, mixins.DestroyModelMixin, TenantCreateMixin, TenantScopedViewSet
+):
+    """Pending invitations of the tenant. Creating one emails its link to the address; deleting one
+    revokes it. The recipient accepts through `invitations/accept/` or the web page."""
+
+    serializer_class = s.InvitationSerializer
+    input_serializer_class = s.InvitationCreateSerializer
+    read_role = Role.OWNER
+    write_role = Role.OWNER
+
+    def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[Invitation]:
+        return selectors.invitation_list_pending(tenant=tenant)
+
+    @extend_schema(request=s.InvitationCreateSerializer, responses={201: s.InvitationSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
+
+    def create_object(self, *, tenant: Tenant, actor: Any, data: dict[str, Any]) -> Invitation:
+        return invitations.invitation_create(
+            tenant=tenant, actor=actor, link_for=invitation_link_for(self.request), **data
+        )
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, public_id: str) -> Response:
+        invitations.invitation_revoke(
+            tenant=self.tenant, invitation=self.get_object(), actor=request.user
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationAcceptView(APIView):
+    """The signed-in recipient accepts (or declines) an invitation with the token from its link.
+    Their login's email must be the invited address."""
+
+    authentication_classes = API_AUTHENTICATION
+    throttle_classes = (ApiUserThrottle, ApiAnonThrottle)
+    schema = ApiAutoSchema()
+
+    @extend_schema(
+        request=s.InvitationAcceptSerializer,
+        responses={200: s.MembershipOfUserSerializer, 204: None, 400: OpenApiResponse()},
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.InvitationAcceptSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token = data.validated_data["token"]
+        try:
+            if data.validated_data["decline"]:
+                invitations.invitation_decline(token=token, user=request.user)
+                return Response(status=status.HTTP_204_NO_CONTENT)
+            membership = invitations.invitation_accept(token=token, user=request.user)
+        except invitations.InvalidInvitation as exc:
+            raise ValidationError({"token": [str(exc)]}) from exc
+        return Response(s.MembershipOfUserSerializer(membership).data)
 
 
 # --- Audit log (owners only, read-only) -------------------------------------------------------------

@@ -42,6 +42,7 @@ def test_token_endpoint_returns_a_token_that_authenticates(world: World) -> None
     assert me.json() == {
         "username": "alice",
         "email": "alice@example.com",
+        "email_verified": False,
         "current_tenant": str(world.tenant_a.public_id),
         "memberships": [
             {
@@ -318,22 +319,26 @@ def test_api_key_is_required_and_bounded(world: World, api: Any) -> None:
 
 
 # --- Members --------------------------------------------------------------------------------------
-def test_owner_adds_changes_and_removes_a_member(world: World, api: Any, charlie: Any) -> None:
+def test_owner_changes_and_removes_a_member(world: World, api: Any) -> None:
     client = api(world.alice)
 
-    added = client.post(f"{API}/members/", {"username": "charlie", "role": "viewer"})
-    promoted = client.patch(f"{API}/members/charlie/", {"role": "trader"}, format="json")
-    removed = client.delete(f"{API}/members/charlie/")
+    promoted = client.patch(f"{API}/members/vera/", {"role": "trader"}, format="json")
+    removed = client.delete(f"{API}/members/vera/")
 
-    assert (added.status_code, added.json()["role"]) == (201, "viewer")
     assert (promoted.status_code, promoted.json()["role"]) == (200, "trader")
     assert removed.status_code == 204
-    assert not Membership.all_tenants.filter(tenant=world.tenant_a, user=charlie).exists()
-    assert _actions(world.tenant_a)[-3:] == [
-        "membership.add",
-        "membership.set_role",
-        "membership.remove",
-    ]
+    assert not Membership.all_tenants.filter(tenant=world.tenant_a, user=world.vera).exists()
+    assert _actions(world.tenant_a)[-2:] == ["membership.set_role", "membership.remove"]
+
+
+def test_nobody_is_added_to_a_tenant_without_accepting(
+    world: World, api: Any, charlie: Any
+) -> None:
+    """Issue 13: the members endpoint adds no one; people join by accepting an invitation."""
+    response = api(world.alice).post(f"{API}/members/", {"username": "charlie", "role": "owner"})
+
+    assert response.status_code == 405
+    assert not Membership.all_tenants.filter(user=charlie).exists()
 
 
 def test_the_last_owner_cannot_be_demoted_or_removed(world: World, api: Any) -> None:
@@ -346,16 +351,6 @@ def test_the_last_owner_cannot_be_demoted_or_removed(world: World, api: Any) -> 
     assert demoted.status_code == removed.status_code == 400
     assert demoted.json() == {"role": ["a tenant must keep at least one owner"]}
     assert rows_of(world.tenant_a) == before
-
-
-def test_adding_an_unknown_or_existing_member_is_a_field_error(world: World, api: Any) -> None:
-    client = api(world.alice)
-
-    unknown = client.post(f"{API}/members/", {"username": "ghost"})
-    existing = client.post(f"{API}/members/", {"username": "tina"})
-
-    assert unknown.json() == {"username": ["No such user."]}
-    assert existing.json() == {"username": ["Already a member of this tenant."]}
 
 
 # --- Audit log -------------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ LIST_PATHS = [
     "accounts",
     "broker-connections",
     "members",
+    "invitations",
     "audit-log",
     "strategies",
     "strategy-decisions",
@@ -121,7 +122,7 @@ CREATE_CASES: list[tuple[str, str, Callable[[World], dict[str, Any]]]] = [
         "broker-connections",
         lambda w: {"name": "X", "username": "px-new", "api_key": "secret-0123456789"},
     ),
-    ("member_create", "members", lambda w: {"username": "bob", "role": "viewer"}),
+    ("invitation_create", "invitations", lambda w: {"email": "new@example.com", "role": "viewer"}),
     (
         "backtest_create",
         "backtests",
@@ -247,14 +248,16 @@ def test_user_with_several_tenants_picks_one_with_x_tenant(world: World, api: An
 
     in_a = api(world.alice, tenant=world.tenant_a).get(f"{API}/accounts/").json()
     in_b = api(world.alice, tenant=world.tenant_b).get(f"{API}/accounts/").json()
-    default = api(world.alice).get(f"{API}/accounts/").json()  # first by tenant name: Desk A
+    unnamed = api(world.alice).get(f"{API}/accounts/")  # never a guess between two desks
 
     assert [r["id"] for r in in_a["results"]] == [
         str(world.account_a.public_id),
         str(world.account_a_live.public_id),
     ]
     assert [r["id"] for r in in_b["results"]] == [str(world.account_b.public_id)]
-    assert default == in_a
+    assert unnamed.status_code == 400
+    assert "X-Tenant" in unnamed.json()["detail"]
+    assert api(world.alice).get(f"{API}/me/").json()["current_tenant"] is None
 
 
 @pytest.mark.django_db
@@ -313,6 +316,8 @@ OWNER_ONLY = [
     ("post", lambda w: _connection(w) + "api-key/", {"api_key": "new-key-0123456789"}),
     ("get", lambda w: f"{API}/members/", None),
     ("patch", lambda w: f"{API}/members/vera/", {"role": "trader"}),
+    ("get", lambda w: f"{API}/invitations/", None),
+    ("post", lambda w: f"{API}/invitations/", {"email": "new@example.com", "role": "owner"}),
     ("get", lambda w: f"{API}/audit-log/", None),
     ("patch", lambda w: _account(w) + "risk-profile/", {"max_contracts": 1}),
 ]

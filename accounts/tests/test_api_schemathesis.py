@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -28,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts.models import Invitation
 from accounts.tests.test_api_support import World, _fresh_throttles, world
 from apiauth.tests.support import bearer_for
 
@@ -83,7 +86,21 @@ def _real_ids(world: World) -> dict[str, str]:
         "strategies": str(world.strategy_a.public_id),
         "orders": str(world.order_a.public_id),
         "backtests": str(world.backtest_a.public_id),
+        "invitations": str(_invitation(world).public_id),
     }
+
+
+def _invitation(world: World) -> Invitation:
+    """A pending invitation of tenant A (made once; a generated DELETE revokes it, then 404)."""
+    invitation = Invitation.objects.for_tenant(world.tenant_a).first()
+    if invitation is None:
+        invitation = Invitation.all_tenants.create(
+            tenant=world.tenant_a,
+            email="fuzz@example.com",
+            token_hash="0" * 64,
+            expires_at=timezone.now() + timedelta(days=1),
+        )
+    return invitation
 
 
 @schema.parametrize()

@@ -166,7 +166,7 @@ def test_an_order_stored_while_redis_is_down_is_sent_once_after_the_restart(
 
     redis_server.start()
     make_old(order)
-    celery_app.send_task("execution.orders_reconcile_fleet", queue="normal")  # as beat does
+    celery_app.send_task("execution.orders_reconcile_fleet", queue="high")  # as beat does
     assert run_worker()["execution.order_send"] == 1
     assert run_worker() == Counter()  # nothing more to send
     order.refresh_from_db()
@@ -324,7 +324,7 @@ def test_after_the_restart_one_reconciliation_brings_the_account_to_the_brokers_
     assert run_worker() == Counter()  # the queued send task died with Redis
     for order in (queued, stored):
         make_old(order)
-    celery_app.send_task("execution.orders_reconcile_fleet", queue="normal")
+    celery_app.send_task("execution.orders_reconcile_fleet", queue="high")
     taken = run_worker()
 
     assert taken["execution.order_send"] == 2

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -155,6 +155,13 @@ class StrategyDecisionViewSet(mixins.ListModelMixin, TenantScopedViewSet):
         return selectors.strategy_decision_list(tenant=tenant, **self.list_filters())
 
 
+class BacktestLimitExceeded(APIException):
+    """The desk's limit of unfinished backtests (settings.BACKTEST_MAX_QUEUED_PER_TENANT)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "backtest_limit"
+
+
 class BacktestRunViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantCreateMixin, TenantScopedViewSet
 ):
@@ -167,15 +174,21 @@ class BacktestRunViewSet(
         return selectors.backtest_run_list(tenant=tenant)
 
     def handle_exception(self, exc: Exception) -> Response:
-        from strategies.backtests import BacktestInputError
+        from strategies.backtests import BacktestInputError, BacktestLimitReached
 
-        if isinstance(exc, BacktestInputError):
+        if isinstance(exc, BacktestLimitReached):
+            exc = BacktestLimitExceeded(str(exc))
+        elif isinstance(exc, BacktestInputError):
             exc = ValidationError({"non_field_errors": [str(exc)]})
         return super().handle_exception(_parameter_errors(exc) or exc)
 
     @extend_schema(
         request=s.BacktestRunCreateSerializer,
-        responses={201: s.BacktestRunSerializer, 400: PARAMS_ERROR},
+        responses={
+            201: s.BacktestRunSerializer,
+            400: PARAMS_ERROR,
+            429: OpenApiResponse(description="The desk's limit of unfinished backtests."),
+        },
         summary="Start a backtest (queued; poll it for progress)",
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

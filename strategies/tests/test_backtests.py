@@ -208,8 +208,9 @@ def test_command_names_the_bad_parameter():
 
 
 def test_command_saves_a_sweep_that_fans_out_one_task_per_cell(
-    tenant_a, django_capture_on_commit_callbacks
+    tenant_a, django_capture_on_commit_callbacks, settings
 ):
+    settings.BACKTEST_MAX_RUNNING_PER_TENANT = 3  # all three cells handed over at once
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=False) as queued:
         call_command(
@@ -229,5 +230,6 @@ def test_command_saves_a_sweep_that_fans_out_one_task_per_cell(
         )
     sweep = BacktestSweep.objects.for_tenant(tenant_a).get()
     assert sweep.cells_total == 3
-    assert len(queued) == 3
+    assert len(queued) == 1  # one after-commit send of every cell handed to the workers
+    assert sweep.runs.exclude(dispatched_at=None).count() == 3
     assert f"queued sweep {sweep.public_id}: 3 runs" in out.getvalue()

@@ -6,20 +6,22 @@ decrypts one); only the owner may change anything.
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import invitations
 from accounts import selectors as account_selectors
 from accounts import services as account_services
+from accounts.links import invitation_link_for
 from accounts.models import BrokerConnection
 from web import selectors
-from web import services as web_services
 from web.forms import (
     ApiKeyForm,
     BrokerConnectionForm,
@@ -38,6 +40,9 @@ def _settings_context(request: HttpRequest, **forms: object) -> dict[str, object
         "accounts": account_selectors.trading_account_list(tenant=tenant),
         "channels": account_selectors.notification_channel_list(tenant=tenant),
         "members": selectors.member_list(tenant=tenant),
+        "invitations": account_selectors.invitation_list_pending(tenant=tenant)
+        if is_owner(request)
+        else [],
         "is_owner": is_owner(request),
         "connection_form": BrokerConnectionForm(),
         "channel_form": NotificationChannelForm(),
@@ -123,17 +128,39 @@ def channel_create(request: HttpRequest) -> HttpResponse:
 @owner_required
 @require_POST
 def member_invite(request: HttpRequest) -> HttpResponse:
+    """Email an invitation link; whoever has the address joins only by accepting it."""
     form = InviteForm(request.POST)
     if not form.is_valid():
         return _invalid(request, invite_form=form)
-    web_services.member_invite(
-        tenant=request.tenant,
-        actor=request.user,
-        email=form.cleaned_data["email"],
-        role=form.cleaned_data["role"],
-        signup_url=request.build_absolute_uri(reverse("signup")),
-    )
-    messages.success(request, f"{form.cleaned_data['email']} has been invited.")
+    try:
+        invitations.invitation_create(
+            tenant=request.tenant,
+            actor=request.user,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            link_for=invitation_link_for(request),
+        )
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return _invalid(request, invite_form=form)
+    messages.success(request, f"An invitation was sent to {form.cleaned_data['email']}.")
+    return redirect("settings")
+
+
+@owner_required
+@require_POST
+def invitation_revoke(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    invitation = account_selectors.invitation_get(tenant=request.tenant, public_id=public_id)
+    if invitation is None:
+        raise Http404("No such invitation.")
+    try:
+        invitations.invitation_revoke(
+            tenant=request.tenant, invitation=invitation, actor=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    else:
+        messages.success(request, f"The invitation to {invitation.email} was revoked.")
     return redirect("settings")
 
 

@@ -13,8 +13,9 @@ PREFIX = "platform: "
 # name, task, queue, schedule: ("every", seconds) or ("crontab", "m h dow", time zone)
 SCHEDULE = [
     ("heartbeat", "analytics.heartbeat", "low", ("every", 30)),
-    # Orders, fills and positions corrected toward the broker's truth (also queued at worker start).
-    ("orders reconcile", "execution.orders_reconcile_fleet", "normal", ("every", 300)),
+    # Orders, fills and positions corrected toward the broker's truth, with the risk watch (also
+    # queued at worker start): the critical pool's work.
+    ("orders reconcile", "execution.orders_reconcile_fleet", "high", ("every", 300)),
     # The trading day: what is due is computed in exchange time (execution/day.py).
     ("end-of-day flatten", "execution.day_flatten_due", "critical", ("every", 60)),
     ("day close and summary", "execution.day_close_due", "normal", ("every", 300)),
