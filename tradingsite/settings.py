@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "analytics",
     "simulator",
     "notifications",
+    "chatops",
     "web",
 ]
 
@@ -259,6 +260,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Trading platform API", "VERSION": "0.1.0"}
+
+# --- Discord interactions (chatops/, docs/discord.md) -------------------------------------------
+# Empty public key: the interactions endpoint answers 404 (Discord control switched off).
+DISCORD_APPLICATION_ID = env.str("DISCORD_APPLICATION_ID", default="")
+DISCORD_PUBLIC_KEY = env.str("DISCORD_PUBLIC_KEY", default="")
+DISCORD_API_URL = env.str("DISCORD_API_URL", default="https://discord.com/api/v10")
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str(

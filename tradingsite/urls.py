@@ -10,5 +10,6 @@ urlpatterns = [
     path("healthz", analytics_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include("tradingsite.api_urls")),  # REST API v1, OpenAPI schema and docs
+    path("", include("chatops.urls")),  # Discord's interactions endpoint and linking
     path("", include("web.urls")),  # the web UI (dashboard, login, settings ...): keep it last
 ]
