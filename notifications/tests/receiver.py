@@ -1,6 +1,6 @@
 """A local stand-in for Discord's webhook endpoint: records requests, answers as scripted.
 
-Runs http.server on 127.0.0.1, port 0, in a thread. Each POST or PATCH takes the next scripted `Reply` (status,
+Runs http.server on 127.0.0.1, port 0, in a thread. Each POST, PATCH or PUT takes the next scripted `Reply` (status,
 JSON or text body, headers, a delay before answering); with no script left it answers like Discord
 with `?wait=true`: 200 and a message object.
 """
@@ -48,6 +48,9 @@ class WebhookReceiver:
                 receiver._handle(self)
 
             def do_PATCH(self) -> None:  # an interaction's response being edited
+                receiver._handle(self)
+
+            def do_PUT(self) -> None:  # application commands being registered
                 receiver._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
