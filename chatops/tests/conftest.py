@@ -43,7 +43,7 @@ class FakeDiscord:
         }
 
     def command(
-        self, user_id: str, name: str, subcommand: str = "", **options: Any
+        self, user_id: str, command: str, subcommand: str = "", /, **options: Any
     ) -> dict[str, Any]:
         opts = [
             {"name": k, "type": 4 if isinstance(v, int) else 3, "value": v}
@@ -51,7 +51,7 @@ class FakeDiscord:
         ]
         if subcommand:
             opts = [{"name": subcommand, "type": 1, "options": opts}]
-        return self.interaction(user_id, kind=2, data={"name": name, "type": 1, "options": opts})
+        return self.interaction(user_id, kind=2, data={"name": command, "type": 1, "options": opts})
 
     def click(self, user_id: str, custom_id: str) -> dict[str, Any]:
         return self.interaction(user_id, kind=3, data={"custom_id": custom_id, "component_type": 2})
