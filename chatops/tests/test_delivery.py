@@ -1,0 +1,109 @@
+"""How replies reach Discord: through a real worker on the "high" queue, retried when Discord
+is busy (an edit is idempotent), and the registration of the command definitions."""
+
+from __future__ import annotations
+
+import json
+import time
+from io import StringIO
+from typing import Any
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import after_task_publish
+from django.core.management import call_command
+
+from chatops.commands import COMMANDS
+from chatops.management.commands.discord_commands import command_definitions
+from chatops.tests.conftest import APPLICATION_ID, FakeDiscord
+from notifications.tests.receiver import Reply
+from tradingsite.celery import app
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_on_the_high_queue_answers_a_deferred_command(
+    discord: FakeDiscord, receiver, linked_alice, account_a
+) -> None:
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge("high")  # no stale message from an earlier run
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=["high"]):
+        started = time.monotonic()
+        payload = discord.command("111", "status")
+        assert discord.post(payload).json() == {"type": 5, "data": {"flags": 64}}
+        deadline = started + 15
+        while not receiver.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        took = time.monotonic() - started
+    print(f"signed request to the edited answer through a worker: {took * 1000:.0f} ms")
+    [edit] = receiver.received
+    assert edit.method == "PATCH"
+    assert edit.path == f"/api/v10/webhooks/{APPLICATION_ID}/{payload['token']}/messages/@original"
+    assert edit.json["embeds"][0]["fields"][0]["name"] == "Account of A"
+
+
+@pytest.mark.django_db
+def test_a_server_error_is_retried_and_the_answer_arrives_once(
+    discord: FakeDiscord, receiver, linked_alice, account_a
+) -> None:
+    receiver.script(Reply(status=503, body={"message": "busy"}))
+    discord.post(discord.command("111", "status"))
+    discord.run_queued()
+    assert [r.status for r in receiver.received] == [503, 200]
+    assert receiver.received[0].json == receiver.received[1].json
+
+
+@pytest.mark.django_db
+def test_a_long_rate_limit_sends_the_answer_to_a_later_task(
+    discord: FakeDiscord, receiver, linked_alice, account_a
+) -> None:
+    receiver.script(Reply(status=429, body={"retry_after": 12.5, "global": False}))
+    later: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+
+    def record(sender: str | None = None, body: Any = None, headers: Any = None, **kw: Any) -> None:
+        later.append((sender, body[1], headers))
+
+    after_task_publish.connect(record)
+    try:
+        payload = discord.command("111", "status")
+        discord.post(payload)
+        discord.run_queued()
+    finally:
+        after_task_publish.disconnect(record)
+    [(_, kwargs, headers)] = [r for r in later if r[0] == "chatops.interaction_reply"]
+    assert kwargs["token"] == payload["token"]
+    assert kwargs["attempt"] == 2
+    assert headers["eta"] is not None  # a countdown, not a hot retry loop
+    assert len(receiver.received) == 1
+
+
+def test_every_defined_command_has_a_handler_and_every_handler_a_definition() -> None:
+    defined = {c["name"] for c in command_definitions()}
+    assert defined == set(COMMANDS) | {"link"}
+    for definition in command_definitions():
+        assert len(definition["description"]) <= 100  # Discord's limit
+
+
+def test_print_shows_the_definitions(capsys) -> None:
+    out = StringIO()
+    call_command("discord_commands", "--print", stdout=out)
+    assert json.loads(out.getvalue()) == command_definitions()
+
+
+def test_registration_puts_the_definitions_with_the_bot_token(
+    settings, receiver, monkeypatch
+) -> None:
+    settings.DISCORD_APPLICATION_ID = "424242"
+    settings.DISCORD_API_URL = f"http://127.0.0.1:{receiver.port}/api/v10"
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", "bot-secret")
+    receiver.script(Reply(status=200, body=command_definitions()))
+    out = StringIO()
+
+    call_command("discord_commands", "--guild", "777", stdout=out)
+
+    [request] = receiver.received
+    assert request.method == "PUT"
+    assert request.path == "/api/v10/applications/424242/guilds/777/commands"
+    assert request.headers["authorization"] == "Bot bot-secret"
+    assert request.json == command_definitions()
+    assert out.getvalue().startswith("Registered /link, /status, /orders")
+    assert "bot-secret" not in out.getvalue()
