@@ -53,6 +53,8 @@ class Interaction:
             user = (payload.get("member") or {}).get("user") or payload.get("user") or {}
             name = str(data.get("custom_id") if kind == MESSAGE_COMPONENT else data.get("name", ""))
             subcommand, options = _options(data.get("options") or [])
+            if kind != PING and not str(user.get("id", "")).isdigit():
+                raise MalformedInteraction("the interaction names no Discord user")
             return cls(
                 id=str(payload["id"]),
                 application_id=str(payload.get("application_id", "")),
