@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -322,3 +322,19 @@ def desk_resume(*, membership: Membership, actor: DiscordActor) -> list[Strategy
         strategies=[c.pk for c in configs],
     )
     return configs
+
+
+# --- Housekeeping ---------------------------------------------------------------------------------
+
+
+def chatops_cleanup(*, older_than: timedelta = timedelta(days=30)) -> dict[str, int]:
+    """Fleet job (all tenants on purpose): drop link codes and button states past any use.
+
+    The audit log keeps what was done; these rows only gate a code or a button, and both expire
+    within minutes. Resumed desk pauses go too; an open one is kept, whatever its age.
+    """
+    cutoff = timezone.now() - older_than
+    codes, _ = DiscordLinkCode.objects.filter(expires_at__lt=cutoff).delete()
+    confirmations, _ = PendingConfirmation.all_tenants.filter(expires_at__lt=cutoff).delete()
+    pauses, _ = DeskPause.all_tenants.filter(resumed_at__lt=cutoff).delete()
+    return {"codes": codes, "confirmations": confirmations, "pauses": pauses}

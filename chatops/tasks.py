@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import shared_task
 
-from chatops import commands, followup
+from chatops import commands, followup, services
 from chatops.interaction import Interaction
 from notifications.discord import DiscordError, DiscordOutcomeUnknown, DiscordRetryLater
 
@@ -55,3 +55,8 @@ def _show(*, application_id: str, token: str, payload: dict, attempt: int = 1) -
         )
     except DiscordError as exc:  # refused: retrying cannot help (the message never has the token)
         logger.warning("discord refused an interaction reply: %s", exc)
+
+
+@shared_task(name="chatops.cleanup", ignore_result=True)
+def cleanup_task() -> None:
+    services.chatops_cleanup()

@@ -102,3 +102,27 @@ def test_only_the_askers_first_press_decides_and_flattens_at_most_once(
     assert confirmation.outcome == expected
     flattened = flattens_before.count() - count_before
     assert flattened == (1 if expected == ConfirmOutcome.CONFIRMED else 0)
+
+
+def test_cleanup_drops_only_rows_past_their_use(people, tenant_a, account_a, time_machine) -> None:
+    from chatops.models import DeskPause, DiscordLinkCode, PendingConfirmation
+
+    membership = Membership.objects.for_tenant(tenant_a).get(user=people["alice"].user)
+    time_machine.move_to("2026-10-01T12:00:00Z", tick=False)
+    services.link_code_create(user=people["alice"].user)
+    services.confirmation_create(
+        membership=membership, account=account_a, action="flatten", actor=people["alice"]
+    )
+    services.desk_pause(membership=membership, actor=people["alice"])  # still open: kept
+    time_machine.move_to("2026-12-02T12:00:00Z", tick=False)
+    services.link_code_create(user=people["alice"].user)
+    services.confirmation_create(
+        membership=membership, account=account_a, action="lock", actor=people["alice"]
+    )
+
+    removed = services.chatops_cleanup()
+
+    assert removed == {"codes": 1, "confirmations": 1, "pauses": 0}
+    assert DiscordLinkCode.objects.count() == 1
+    assert PendingConfirmation.objects.for_tenant(tenant_a).get().action == "lock"
+    assert DeskPause.objects.for_tenant(tenant_a).count() == 1

@@ -39,6 +39,12 @@ SCHEDULE = [
         "background",
         ("crontab", "30 3 *", "America/New_York"),
     ),
+    (
+        "discord control cleanup",
+        "chatops.cleanup",
+        "background",
+        ("crontab", "45 3 *", "America/New_York"),
+    ),
 ]
 
 
