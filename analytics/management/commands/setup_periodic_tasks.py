@@ -34,16 +34,16 @@ SCHEDULE = [
     ),
     ("notification sweep", "notifications.delivery_sweep", "low", ("every", 60)),
     (
+        "discord control cleanup",
+        "chatops.cleanup",
+        "background",
+        ("crontab", "0 4 *", "America/New_York"),
+    ),
+    (
         "notification cleanup",
         "notifications.cleanup_deliveries",
         "background",
         ("crontab", "30 3 *", "America/New_York"),
-    ),
-    (
-        "discord control cleanup",
-        "chatops.cleanup",
-        "background",
-        ("crontab", "45 3 *", "America/New_York"),
     ),
 ]
 
