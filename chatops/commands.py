@@ -7,6 +7,7 @@ exactly like a name that does not exist. Acting needs the trader or owner role.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -310,7 +311,7 @@ DONE = {
 def _button(interaction: Interaction) -> Reply:
     answer, _, rest = interaction.name.partition(":")
     tenant_id, _, token = rest.partition(":")
-    if answer not in ("confirm", "cancel") or not tenant_id.isdigit() or not token:
+    if answer not in ("confirm", "cancel") or not tenant_id.isdigit() or not _is_uuid(token):
         return Reply("This button is not one of ours.")
     confirmation, outcome = services.confirmation_answer(
         tenant_id=int(tenant_id),
@@ -328,6 +329,14 @@ def _button(interaction: Interaction) -> Reply:
             f"Run `/{action.value}` again."
         )
     return Reply(f"Cancelled: nothing was done to **{account}**.")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 COMMANDS: dict[str, Callable[[DiscordActor, Interaction], Reply]] = {

@@ -403,3 +403,30 @@ def test_unlinking_from_the_settings_page_stops_commands(
     assert len(audited(tenant_a, "discord.unlink")) == 1
     message = ask(discord, receiver, discord.command("111", "status"))
     assert "not linked yet" in message["content"]
+
+
+def test_a_command_from_a_direct_message_names_the_user_outside_member(
+    discord, receiver, linked_alice, account_a
+) -> None:
+    payload = discord.command("111", "status")
+    payload["user"] = payload.pop("member")["user"]  # in a DM Discord sends `user`, not `member`
+    message = ask(discord, receiver, payload)
+    assert message["embeds"][0]["fields"][0]["name"] == "Account of A"
+
+
+def test_unknown_commands_and_foreign_buttons_are_answered_and_change_nothing(
+    discord, receiver, linked_alice, account_a
+) -> None:
+    unknown = ask(discord, receiver, discord.command("111", "buy", account="Account of A"))
+    assert unknown["content"] == "Unknown command `/buy`."
+    forged = ask(discord, receiver, discord.click("111", "confirm:not-a-tenant:x"))
+    assert forged["content"] == "This button is not one of ours."
+    bad_token = ask(discord, receiver, discord.click("111", f"cancel:{account_a.tenant_id}:x"))
+    assert bad_token["content"] == "This button is not one of ours."
+    missing = ask(
+        discord,
+        receiver,
+        discord.click("111", f"confirm:{account_a.tenant_id}:00000000-0000-0000-0000-000000000000"),
+    )
+    assert missing["content"] == "This button is not yours."
+    assert audited(account_a.tenant, "account.flatten_requested") == []
