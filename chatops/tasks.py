@@ -11,7 +11,7 @@ from typing import Any
 from celery import shared_task
 
 from chatops import commands, followup, services
-from chatops.interaction import Interaction
+from chatops.interaction import Interaction, Reply
 from notifications.discord import DiscordError, DiscordOutcomeUnknown, DiscordRetryLater
 
 logger = logging.getLogger(__name__)
@@ -19,12 +19,19 @@ logger = logging.getLogger(__name__)
 QUEUE = "high"
 REPLY_ATTEMPTS = 5
 MAX_REPLY_DELAY_SECONDS = 60.0
+FAILED = "That command failed on our side. Check the website for its effect before retrying."
 
 
 @shared_task(name="chatops.interaction_run", acks_late=False, ignore_result=True)
 def interaction_run_task(*, interaction: dict[str, Any]) -> None:
     parsed = Interaction.from_task(interaction)
-    reply = commands.run(parsed)
+    try:
+        reply = commands.run(parsed)
+    except Exception:
+        # Each action is one transaction, so nothing is half done, but the failure may come after
+        # the commit: send the user to the site rather than leave "thinking…" until Discord gives up.
+        logger.exception("Discord command /%s failed", parsed.name)
+        reply = Reply(FAILED)
     _show(application_id=parsed.application_id, token=parsed.token, payload=reply.to_payload())
 
 

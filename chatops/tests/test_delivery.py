@@ -107,3 +107,19 @@ def test_registration_puts_the_definitions_with_the_bot_token(
     assert request.json == command_definitions()
     assert out.getvalue().startswith("Registered /link, /status, /orders")
     assert "bot-secret" not in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_command_that_crashes_still_gets_an_answer(
+    discord: FakeDiscord, receiver, linked_alice, account_a, monkeypatch
+) -> None:
+    from chatops import commands
+
+    def broken(actor: Any, interaction: Any) -> Any:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setitem(commands.COMMANDS, "status", broken)
+    discord.post(discord.command("111", "status"))
+    discord.run_queued()
+    [edit] = receiver.received
+    assert edit.json["content"].startswith("That command failed on our side.")
