@@ -388,10 +388,13 @@ def test_the_settings_page_shows_the_link_and_the_actions_from_discord(
 
     page = client.get("/settings/").content.decode()
 
-    assert "Linked to Discord user <strong>discord-111</strong>" in page
-    assert "discord.flatten_asked" in page
-    assert "discord.flatten_cancelled" in page
-    assert "alice via Discord" in page
+    card = page[page.index('<section class="card" id="discord">') :]
+    card = card[: card.index("</section>")]
+    assert "Linked to Discord user <strong>discord-111</strong>" in card
+    assert card.count('name="csrfmiddlewaretoken"') == 2  # unlink and new code: real browsers POST
+    assert "discord.flatten_asked" in card
+    assert "discord.flatten_cancelled" in card
+    assert "alice via Discord" in card
 
 
 def test_unlinking_from_the_settings_page_stops_commands(
@@ -430,3 +433,23 @@ def test_unknown_commands_and_foreign_buttons_are_answered_and_change_nothing(
     )
     assert missing["content"] == "This button is not yours."
     assert audited(account_a.tenant, "account.flatten_requested") == []
+
+
+def test_members_see_their_own_discord_actions_and_the_owner_sees_the_desks(
+    discord, receiver, client, linked_alice, tenant_a, account_a
+) -> None:
+    trader = make_user("tess")
+    MembershipFactory(tenant=tenant_a, user=trader, role=Role.TRADER)
+    link(trader, "444")
+    ask(discord, receiver, discord.command("444", "flatten", account="Account of A"))
+    ask(discord, receiver, discord.command("111", "lock", account="Account of A"))
+
+    client.force_login(trader)
+    own = client.get("/settings/").content.decode()
+    client.force_login(linked_alice.user)
+    owners = client.get("/settings/").content.decode()
+
+    assert "tess via Discord" in own
+    assert "discord.lock_asked" not in own
+    assert "tess via Discord" in owners
+    assert "discord.lock_asked" in owners
