@@ -19,6 +19,7 @@ from accounts.tests.factories import UserFactory
 from chatops.models import DiscordLink
 from chatops.tasks import interaction_run_task
 from notifications.tests.receiver import WebhookReceiver
+from tradingsite.celery import app as celery_app
 
 APPLICATION_ID = "424242"
 
@@ -118,6 +119,15 @@ def discord(settings: Any, receiver: WebhookReceiver, client: Client) -> Iterato
     after_task_publish.connect(record)
     yield fake
     after_task_publish.disconnect(record)
+    purge_queues("high", "critical")
+
+
+def purge_queues(*names: str) -> None:
+    """Drop what these tests left on the real broker (this run's key prefix only): a worker started
+    later by another test must not pick up an interaction, or a flatten, whose rows are gone."""
+    with celery_app.connection_for_write() as connection:
+        for name in names:
+            connection.default_channel.queue_purge(name)
 
 
 def link(user: Any, discord_user_id: str) -> DiscordLink:

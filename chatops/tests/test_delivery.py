@@ -15,7 +15,7 @@ from django.core.management import call_command
 
 from chatops.commands import COMMANDS
 from chatops.management.commands.discord_commands import command_definitions
-from chatops.tests.conftest import APPLICATION_ID, FakeDiscord
+from chatops.tests.conftest import APPLICATION_ID, FakeDiscord, purge_queues
 from notifications.tests.receiver import Reply
 from tradingsite.celery import app
 
@@ -24,8 +24,7 @@ from tradingsite.celery import app
 def test_a_worker_on_the_high_queue_answers_a_deferred_command(
     discord: FakeDiscord, receiver, linked_alice, account_a
 ) -> None:
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge("high")  # no stale message from an earlier run
+    purge_queues("high")  # no stale message from an earlier run
     with start_worker(app, pool="solo", perform_ping_check=False, queues=["high"]):
         started = time.monotonic()
         payload = discord.command("111", "status")
