@@ -122,3 +122,13 @@ def test_a_command_that_crashes_still_gets_an_answer(
     discord.run_queued()
     [edit] = receiver.received
     assert edit.json["content"].startswith("That command failed on our side.")
+
+
+def test_registration_without_a_token_says_what_to_set(settings, receiver, monkeypatch) -> None:
+    from django.core.management.base import CommandError
+
+    settings.DISCORD_APPLICATION_ID = "424242"
+    monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
+    with pytest.raises(CommandError, match="Set DISCORD_APPLICATION_ID and DISCORD_BOT_TOKEN"):
+        call_command("discord_commands")
+    assert receiver.received == []

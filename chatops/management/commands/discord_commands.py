@@ -19,6 +19,7 @@ import httpx
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatops.conf import chatops_config
+from notifications.services import USER_AGENT
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "application_commands.json"
 
@@ -54,7 +55,10 @@ class Command(BaseCommand):
         url = registration_url(application_id=application_id, guild_id=guild)
         try:
             response = httpx.put(
-                url, json=definitions, headers={"Authorization": f"Bot {token}"}, timeout=15.0
+                url,
+                json=definitions,
+                headers={"Authorization": f"Bot {token}", "User-Agent": USER_AGENT},
+                timeout=15.0,
             )
         except httpx.HTTPError as exc:
             raise CommandError(f"cannot reach Discord: {type(exc).__name__}") from exc
