@@ -1,8 +1,8 @@
 """A local stand-in for Discord's webhook endpoint: records requests, answers as scripted.
 
-Runs http.server on 127.0.0.1, port 0, in a thread. Each POST, PATCH or PUT takes the next scripted `Reply` (status,
-JSON or text body, headers, a delay before answering); with no script left it answers like Discord
-with `?wait=true`: 200 and a message object.
+Runs http.server on 127.0.0.1, port 0, in a thread. Each POST, PATCH or PUT takes the next scripted
+`Reply` (status, JSON or text body, headers, a delay before answering); with no script left it
+answers like Discord with `?wait=true`: 200 and a message object.
 """
 
 from __future__ import annotations
