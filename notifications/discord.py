@@ -366,15 +366,22 @@ class DiscordWebhookClient:
         self._policy = policy or RetryPolicy()
         self._sleep = sleep
 
-    def execute(self, *, url: str, payload: Mapping[str, Any], bucket: str) -> Posted:
-        """Post `payload` to the webhook; `bucket` names its rate limit (never the URL)."""
+    def execute(
+        self, *, url: str, payload: Mapping[str, Any], bucket: str, method: str = "POST"
+    ) -> Posted:
+        """Post `payload` to the webhook; `bucket` names its rate limit (never the URL).
+
+        `method="PATCH"` edits a message instead (an interaction's original response): the same
+        rate limits and outcomes apply, and `wait` is not sent (an edit always returns the message).
+        """
         policy = self._policy
+        params = {"wait": "true"} if method == "POST" else None
         for attempt in range(1, policy.max_attempts + 1):
             last = attempt == policy.max_attempts
             self._wait_for(bucket)
             try:
-                response = self._http.post(
-                    url, params={"wait": "true"}, json=payload, timeout=self._timeout
+                response = self._http.request(
+                    method, url, params=params, json=payload, timeout=self._timeout
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached Discord: always safe to try again.

@@ -257,7 +257,7 @@ def delivery_send(
     if delivery is None:
         return None  # the channel was deleted between the claim and the read
     try:
-        status, changes = _attempt(delivery, client or _discord(config), config)
+        status, changes = _attempt(delivery, client or discord_client(config), config)
     except Exception as exc:
         _finish(
             delivery, DeliveryStatus.UNCERTAIN, last_error=f"internal error ({type(exc).__name__})"
@@ -283,7 +283,8 @@ def _http_client() -> httpx.Client:
     return _shared_http[1]
 
 
-def _discord(config: NotificationConfig) -> DiscordWebhookClient:
+def discord_client(config: NotificationConfig) -> DiscordWebhookClient:
+    """The one Discord HTTP client setup (timeouts, shared rate limits), also used by chatops."""
     timeout = httpx.Timeout(config.read_timeout_seconds, connect=config.connect_timeout_seconds)
     return DiscordWebhookClient(
         http=_http_client(), limits=CacheRateLimits(), policy=config.retry, timeout=timeout

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "analytics",
     "simulator",
     "notifications",
+    "chatops",
     "web",
 ]
 
@@ -306,6 +307,12 @@ EMAIL_BACKEND = env.str(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="noreply@localhost")
+
+# --- Discord interactions (chatops/, docs/discord.md) -------------------------------------------
+# Empty public key: the interactions endpoint answers 404 (Discord control switched off).
+DISCORD_APPLICATION_ID = env.str("DISCORD_APPLICATION_ID", default="")
+DISCORD_PUBLIC_KEY = env.str("DISCORD_PUBLIC_KEY", default="")
+DISCORD_API_URL = env.str("DISCORD_API_URL", default="https://discord.com/api/v10")
 
 # --- Security (production differs only by environment) ----------------------------------------
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -1,8 +1,8 @@
 """A local stand-in for Discord's webhook endpoint: records requests, answers as scripted.
 
-Runs http.server on 127.0.0.1, port 0, in a thread. Each POST takes the next scripted `Reply` (status,
-JSON or text body, headers, a delay before answering); with no script left it answers like Discord
-with `?wait=true`: 200 and a message object.
+Runs http.server on 127.0.0.1, port 0, in a thread. Each POST, PATCH or PUT takes the next scripted
+`Reply` (status, JSON or text body, headers, a delay before answering); with no script left it
+answers like Discord with `?wait=true`: 200 and a message object.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Reply:
 @dataclass(frozen=True)
 class Received:
     at: float  # time.monotonic() on arrival
+    method: str
     path: str
     query: str
     headers: dict[str, str]
@@ -44,6 +45,12 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                receiver._handle(self)
+
+            def do_PATCH(self) -> None:  # an interaction's response being edited
+                receiver._handle(self)
+
+            def do_PUT(self) -> None:  # application commands being registered
                 receiver._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -90,6 +97,7 @@ class WebhookReceiver:
             self._received.append(
                 Received(
                     at=time.monotonic(),
+                    method=request.command,
                     path=parts.path,
                     query=parts.query,
                     headers={k.lower(): v for k, v in request.headers.items()},

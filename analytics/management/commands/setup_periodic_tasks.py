@@ -35,6 +35,12 @@ SCHEDULE = [
     ),
     ("notification sweep", "notifications.delivery_sweep", "low", ("every", 60)),
     (
+        "discord control cleanup",
+        "chatops.cleanup",
+        "background",
+        ("crontab", "0 4 *", "America/New_York"),
+    ),
+    (
         "notification cleanup",
         "notifications.cleanup_deliveries",
         "background",
