@@ -12,6 +12,7 @@ from django.utils import timezone
 
 HEARTBEAT_KEY = "health:heartbeat_at"
 HUBS_KEY = "health:hubs"  # hash: "<connection id>:<hub>" -> JSON {connected, reason, at}
+PRICE_FEEDS_KEY = "health:price_feeds"  # hash: "<source>|<contract>" -> JSON {connection_id, ...}
 QUEUES = ("critical", "high", "normal", "low", "background")
 
 
@@ -34,6 +35,7 @@ def system_health() -> dict[str, Any]:
     report["heartbeat_age_seconds"] = age
     report["worker_and_beat"] = age is not None and age < 90
     report["hubs"] = hub_states() if report["redis"] else []
+    report["price_feeds"] = price_feed_states() if report["redis"] else []
     report["market_data"] = market_data_stats() if report["redis"] else None
     return report
 
@@ -70,6 +72,44 @@ def hub_states() -> list[dict[str, Any]]:
         for (pk, hub), state in sorted(raw_states.items())
         if pk in logins
     ]
+
+
+def market_hubs_down() -> set[int]:
+    """Broker logins whose market hub last reported a drop (the hubs process fails over from them)."""
+    down = set()
+    for key, raw in _redis().hgetall(HUBS_KEY).items():
+        connection_id, hub = key.decode().split(":", 1)
+        if hub == "market" and not json.loads(raw)["connected"]:
+            down.add(int(connection_id))
+    return down
+
+
+def price_feeds_record(feeds: list[dict[str, Any]]) -> None:
+    """Written by the hubs process whenever it (re)assigns the price feeds: the whole picture."""
+    at = timezone.now().isoformat()
+    pipe = _redis().pipeline()
+    pipe.delete(PRICE_FEEDS_KEY)
+    for feed in feeds:
+        field = f"{feed['source']}|{feed['contract_id']}"
+        pipe.hset(PRICE_FEEDS_KEY, field, json.dumps({**feed, "at": at}))
+    pipe.execute()
+
+
+def price_feed_states() -> list[dict[str, Any]]:
+    """Which broker login feeds each contract's prices, per source, live sources first (fleet-wide:
+    the health page is for operators)."""
+    from accounts.models import BrokerConnection
+
+    feeds = [json.loads(raw) for raw in _redis().hgetall(PRICE_FEEDS_KEY).values()]
+    logins = BrokerConnection.all_tenants.select_related("tenant").in_bulk(
+        {feed["connection_id"] for feed in feeds}
+    )
+    rows = []
+    for feed in feeds:
+        login = logins.get(feed["connection_id"])
+        name = f"{login.tenant.name} · {login.name}" if login is not None else "(deleted login)"
+        rows.append({**feed, "login": name})
+    return sorted(rows, key=lambda r: (not r["is_live"], r["source"], r["contract_id"]))
 
 
 def market_data_stats(day: date | None = None) -> dict[str, Any]:
