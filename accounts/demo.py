@@ -1,20 +1,24 @@
 """The demo desk that `make run` creates: a tenant, a trader who can use the admin, a simulator login.
 
 Idempotent: running it again changes nothing that exists (the password is reset to the documented one).
+Development only: the desk's simulator login is the simulator's shared `demo` user, whose API key is
+public, so outside DEBUG it is refused (accounts/paper.py); tenants get paper logins of their own.
 """
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from accounts import services
+from accounts import paper, services
 from accounts.models import BrokerConnection, GatewayEnvironment, Membership, Role, Tenant
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"  # noqa: S105  (documented demo login, local only)
-DEMO_BROKER_USER = "demo"
+DEMO_BROKER_USER = paper.SHARED_DEMO_LOGIN
 DEMO_BROKER_API_KEY = "demo-api-key"  # the simulator's default demo user
 DESK_STAFF_GROUP = "Desk staff"
 DESK_STAFF_APPS = ("accounts", "execution", "strategies")
@@ -36,6 +40,8 @@ def desk_staff_group() -> Group:
 
 @transaction.atomic
 def demo_desk_seed() -> DemoDesk:
+    if not settings.DEBUG:
+        raise ImproperlyConfigured("The demo desk is for development only (DJANGO_DEBUG=True).")
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(
         username=DEMO_USERNAME, defaults={"email": "demo@example.com", "is_staff": True}

@@ -14,13 +14,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import paper, selectors, services
 from accounts.api import serializers as s
 from accounts.api.base import (
     API_AUTHENTICATION,
@@ -90,6 +90,12 @@ class ObtainTokenView(APIView):
         return Response({"token": token.key})
 
 
+class SimulatorDown(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The simulator is unavailable; try again later."
+    default_code = "simulator_unavailable"
+
+
 # --- Trading accounts ----------------------------------------------------------------------------
 @extend_schema_view(
     list=extend_schema(summary="Trading accounts of the tenant, with their risk profiles"),
@@ -101,7 +107,7 @@ class TradingAccountViewSet(
     serializer_class = s.TradingAccountSerializer
     input_serializer_class = s.TradingAccountCreateSerializer
     # Creating an account binds a broker login; risk limits guard the funded account: owners only.
-    write_roles = {"create": Role.OWNER, "risk_profile": Role.OWNER}
+    write_roles = {"create": Role.OWNER, "paper": Role.OWNER, "risk_profile": Role.OWNER}
 
     def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[TradingAccount]:
         return selectors.trading_account_list(tenant=tenant)
@@ -115,6 +121,23 @@ class TradingAccountViewSet(
     def create_object(self, *, tenant: Tenant, actor: Any, data: dict[str, Any]) -> TradingAccount:
         account = services.trading_account_create(tenant=tenant, actor=actor, **data)
         return selectors.trading_account_get(tenant=tenant, account_id=account.pk)
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: s.TradingAccountSerializer,
+            503: OpenApiResponse(description="The simulator is unavailable; nothing was stored."),
+        },
+        summary="A new paper account on the tenant's own simulator login (created on first use)",
+    )
+    @action(detail=False, methods=["post"])
+    def paper(self, request: Request) -> Response:
+        try:
+            account = services.paper_account_provision(tenant=self.tenant, actor=request.user)
+        except paper.SimulatorUnavailable as exc:  # nothing was stored; asking again is safe
+            raise SimulatorDown(exc.messages[0]) from exc
+        created = selectors.trading_account_get(tenant=self.tenant, account_id=account.pk)
+        return self.respond(created, status_code=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=s.ReasonSerializer,
