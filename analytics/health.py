@@ -11,9 +11,17 @@ from django.db import connection
 from django.utils import timezone
 
 HEARTBEAT_KEY = "health:heartbeat_at"
-HUBS_KEY = "health:hubs"  # hash: "<connection id>:<hub>" -> JSON {connected, reason, at}
-PRICE_FEEDS_KEY = "health:price_feeds"  # hash: "<source>|<contract>" -> JSON {connection_id, ...}
 QUEUES = ("critical", "high", "normal", "low", "background")
+
+
+def hubs_key() -> str:
+    """Redis hash "<connection id>:<hub>" -> JSON {connected, reason, at}."""
+    return f"{settings.HEALTH_KEY_PREFIX}:hubs"
+
+
+def price_feeds_key() -> str:
+    """Redis hash "<source>|<contract>" -> JSON {source, contract_id, connection_id, is_live, at}."""
+    return f"{settings.HEALTH_KEY_PREFIX}:price_feeds"
 
 
 def heartbeat_record(*, at: datetime | None = None) -> None:
@@ -47,7 +55,7 @@ def _redis() -> redis.Redis:
 def hub_state_record(*, connection_id: int, hub: str, connected: bool, reason: str | None) -> None:
     """Written by the hubs process whenever a hub of a broker login connects or drops."""
     value = {"connected": connected, "reason": reason or "", "at": timezone.now().isoformat()}
-    _redis().hset(HUBS_KEY, f"{connection_id}:{hub}", json.dumps(value))
+    _redis().hset(hubs_key(), f"{connection_id}:{hub}", json.dumps(value))
 
 
 def hub_states() -> list[dict[str, Any]]:
@@ -56,7 +64,7 @@ def hub_states() -> list[dict[str, Any]]:
     from accounts.models import BrokerConnection
 
     raw_states = {}
-    for key, raw in _redis().hgetall(HUBS_KEY).items():
+    for key, raw in _redis().hgetall(hubs_key()).items():
         connection_id, hub = key.decode().split(":", 1)
         raw_states[(int(connection_id), hub)] = json.loads(raw)
     logins = BrokerConnection.all_tenants.select_related("tenant").in_bulk(
@@ -77,7 +85,7 @@ def hub_states() -> list[dict[str, Any]]:
 def market_hubs_down() -> set[int]:
     """Broker logins whose market hub last reported a drop (the hubs process fails over from them)."""
     down = set()
-    for key, raw in _redis().hgetall(HUBS_KEY).items():
+    for key, raw in _redis().hgetall(hubs_key()).items():
         connection_id, hub = key.decode().split(":", 1)
         if hub == "market" and not json.loads(raw)["connected"]:
             down.add(int(connection_id))
@@ -88,10 +96,10 @@ def price_feeds_record(feeds: list[dict[str, Any]]) -> None:
     """Written by the hubs process whenever it (re)assigns the price feeds: the whole picture."""
     at = timezone.now().isoformat()
     pipe = _redis().pipeline()
-    pipe.delete(PRICE_FEEDS_KEY)
+    pipe.delete(price_feeds_key())
     for feed in feeds:
         field = f"{feed['source']}|{feed['contract_id']}"
-        pipe.hset(PRICE_FEEDS_KEY, field, json.dumps({**feed, "at": at}))
+        pipe.hset(price_feeds_key(), field, json.dumps({**feed, "at": at}))
     pipe.execute()
 
 
@@ -100,7 +108,7 @@ def price_feed_states() -> list[dict[str, Any]]:
     the health page is for operators)."""
     from accounts.models import BrokerConnection
 
-    feeds = [json.loads(raw) for raw in _redis().hgetall(PRICE_FEEDS_KEY).values()]
+    feeds = [json.loads(raw) for raw in _redis().hgetall(price_feeds_key()).values()]
     logins = BrokerConnection.all_tenants.select_related("tenant").in_bulk(
         {feed["connection_id"] for feed in feeds}
     )

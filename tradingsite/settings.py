@@ -200,6 +200,7 @@ PROJECTX_SIM_MARKET_HUB_URL = env.str(
 PROJECTX_TIMEOUT_SECONDS = env.float("PROJECTX_TIMEOUT_SECONDS", default=10.0)
 SIMULATOR_DATA_DIR = env.str("SIMULATOR_DATA_DIR", default=str(BASE_DIR / ".run" / "simulator"))
 MARKETDATA_CACHE_PREFIX = env.str("MARKETDATA_CACHE_PREFIX", default="mdc")  # Redis hot layer keys
+HEALTH_KEY_PREFIX = env.str("HEALTH_KEY_PREFIX", default="health")  # hub states, price feeds
 MARKET_DATA_DIR = env.str("MARKET_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
 
 # --- Celery -----------------------------------------------------------------------------------

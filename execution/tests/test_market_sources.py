@@ -172,3 +172,57 @@ def test_marks_of_a_source_reach_only_the_accounts_of_its_environment(tenant_a, 
     holding = selectors.fleet_accounts_holding
     assert holding(environment="live", contract_ids=[CONTRACT]) == [live]
     assert holding(environment="simulator", contract_ids=[CONTRACT]) == [paper]
+
+
+@pytest.mark.django_db
+def test_the_hubs_process_moves_a_live_feed_off_a_login_whose_market_hub_dropped(
+    tenant_a, tenant_b
+):
+    """The wiring of execution/hubs_process.py: hub states recorded by ingest steer the feeds, a
+    live contract moves to the other live login, and the paper login keeps its own feed."""
+    from analytics.health import hub_state_record
+    from execution.hubs_process import _fleet
+
+    instrument = InstrumentFactory(contract_id=CONTRACT)
+    paper = TradingAccountFactory(tenant=tenant_b, connection__environment="simulator")
+    first = TradingAccountFactory(tenant=tenant_a, connection__environment="live")
+    second = TradingAccountFactory(tenant=tenant_a, connection__environment="live")
+    for account in (paper, first):
+        Position.all_tenants.create(
+            tenant=account.tenant, account=account, instrument=instrument, net_size=1,
+            average_price=Decimal("5000"),
+        )  # fmt: skip
+    live_key = market_source(GatewayEnvironment.LIVE).key
+    logins = (paper.connection_id, first.connection_id, second.connection_id)
+    for pk in logins:
+        hub_state_record(connection_id=pk, hub="market", connected=True, reason=None)
+
+    def feeding():
+        _, feeds = _fleet()
+        return {(f.source == live_key, f.connection_id) for f in feeds}
+
+    assert feeding() == {(True, first.connection_id), (False, paper.connection_id)}
+    hub_state_record(connection_id=first.connection_id, hub="market", connected=False, reason="x")
+    assert feeding() == {(True, second.connection_id), (False, paper.connection_id)}
+    hub_state_record(connection_id=second.connection_id, hub="market", connected=False, reason="x")
+    # every live login down: the contract stays on a live login (never on the simulator's)
+    assert feeding() == {(True, first.connection_id), (False, paper.connection_id)}
+
+
+@pytest.mark.django_db
+def test_the_health_page_says_which_login_feeds_each_contract(client, django_user_model, account_a):
+    from django.urls import reverse
+
+    from analytics.health import price_feeds_record
+
+    account_a.connection.environment = GatewayEnvironment.LIVE
+    account_a.connection.save()
+    price_feeds_record(
+        [{"source": "live-x", "contract_id": CONTRACT, "connection_id": account_a.connection_id,
+          "is_live": True}]
+    )  # fmt: skip
+    staff = django_user_model.objects.create_user("ops", password="x", is_staff=True)
+    client.force_login(staff)
+    html = client.get(reverse("ops_health")).content.decode()
+    assert f"{CONTRACT} · live" in html
+    assert f"Desk A · {account_a.connection.name}" in html

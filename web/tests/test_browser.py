@@ -41,7 +41,7 @@ from accounts.tests.factories import (
     TradingAccountFactory,
     UserFactory,
 )
-from analytics.health import HEARTBEAT_KEY, HUBS_KEY
+from analytics.health import HEARTBEAT_KEY, hubs_key
 from execution import hubs_process, ingest, trading
 from execution.gateway import types as gw
 from execution.gateway.hubs import HubStateEvent, TradeEvent
@@ -547,7 +547,7 @@ def test_a_simulated_fill_arrives_live_on_the_open_dashboard(
             hubs.stop()
         finally:  # the hub states this test's login left for the health page
             redis.Redis.from_url(django_settings.REDIS_URL).hdel(
-                HUBS_KEY, f"{account.connection_id}:user", f"{account.connection_id}:market"
+                hubs_key(), f"{account.connection_id}:user", f"{account.connection_id}:market"
             )
 
 
