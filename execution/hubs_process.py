@@ -28,7 +28,7 @@ from execution.ingest import handle_hub_event
 from execution.marketdata import LiveBarBuilder, bars_append_live
 from execution.price_feeds import PriceFeed, contracts_fed_by, price_feeds_assign
 from execution.risk_gate import account_marks_record
-from execution.sources import market_source_for
+from execution.sources import MarketSource, market_source_for
 from strategies.selectors import fleet_enabled_contracts
 
 logger = logging.getLogger(__name__)
@@ -58,15 +58,15 @@ def _hubs_down() -> set[int]:
         return set()
 
 
-def _marks_record(environment: str, marks: dict[str, Decimal]) -> None:
-    """Open P&L of every account of `environment` holding a marked contract, then its risk watch:
-    `marks` are the prints of that environment's source only."""
+def _marks_record(source: MarketSource, marks: dict[str, Decimal]) -> None:
+    """Open P&L of every account of the source's environment holding a marked contract, then its
+    risk watch: `marks` are that source's prints only."""
     holding = execution_selectors.fleet_accounts_holding(
-        environment=environment, contract_ids=list(marks)
+        environment=source.environment, contract_ids=list(marks)
     )
     for account in holding:
         try:
-            account_marks_record(account=account, marks=marks)
+            account_marks_record(account=account, marks=marks, source=source.key)
         except Exception:  # one account's failure must not stop the others' risk watch
             logger.exception("open P&L of account %s could not be marked", account.pk)
 
@@ -101,7 +101,7 @@ def _feeds_publish(feeds: list[PriceFeed]) -> None:
 class SourcePrices:
     """One source's prints: the bars they build and the latest price per contract."""
 
-    environment: str
+    source: MarketSource
     bars: LiveBarBuilder = dataclasses.field(default_factory=LiveBarBuilder)
     marks: dict[str, Decimal] = dataclasses.field(default_factory=dict)
     marks_changed: bool = False
@@ -123,7 +123,7 @@ class Fleet:
     def _listener(self, connection, account_ids: list[int], contract_ids: list[str]) -> HubListener:
         ingest = sync_to_async(handle_hub_event, thread_sensitive=True)
         source = market_source_for(connection=connection)
-        prices = self.sources.setdefault(source.key, SourcePrices(source.environment))
+        prices = self.sources.setdefault(source.key, SourcePrices(source))
 
         async def on_event(event) -> None:
             try:
@@ -164,7 +164,7 @@ class Fleet:
             if prices.marks_changed:
                 prices.marks_changed = False
                 marks = dict(prices.marks)
-                await sync_to_async(_marks_record, thread_sensitive=True)(prices.environment, marks)
+                await sync_to_async(_marks_record, thread_sensitive=True)(prices.source, marks)
         except Exception:
             logger.exception("live bars or open P&L of source %s could not be stored", key)
 
