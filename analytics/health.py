@@ -83,11 +83,13 @@ def hub_states() -> list[dict[str, Any]]:
 
 
 def market_hubs_down() -> set[int]:
-    """Broker logins whose market hub last reported a drop (the hubs process fails over from them)."""
+    """Broker logins whose market hub last reported a failure (the hubs process fails over from
+    them). A clean stop (the hubs process rebuilding its listeners) is no failure."""
     down = set()
     for key, raw in _redis().hgetall(hubs_key()).items():
         connection_id, hub = key.decode().split(":", 1)
-        if hub == "market" and not json.loads(raw)["connected"]:
+        state = json.loads(raw)
+        if hub == "market" and not state["connected"] and state["reason"] != "stop":
             down.add(int(connection_id))
     return down
 

@@ -204,6 +204,11 @@ def test_the_hubs_process_moves_a_live_feed_off_a_login_whose_market_hub_dropped
     assert feeding() == {(True, first.connection_id), (False, paper.connection_id)}
     hub_state_record(connection_id=first.connection_id, hub="market", connected=False, reason="x")
     assert feeding() == {(True, second.connection_id), (False, paper.connection_id)}
+    # a rebuild stops every listener cleanly: that is no failure, the feed stays where it is
+    hub_state_record(
+        connection_id=second.connection_id, hub="market", connected=False, reason="stop"
+    )
+    assert feeding() == {(True, second.connection_id), (False, paper.connection_id)}
     hub_state_record(connection_id=second.connection_id, hub="market", connected=False, reason="x")
     # every live login down: the contract stays on a live login (never on the simulator's)
     assert feeding() == {(True, first.connection_id), (False, paper.connection_id)}
