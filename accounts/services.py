@@ -197,10 +197,12 @@ def paper_account_provision(
 ) -> TradingAccount:
     """A new paper account for the tenant, on its own simulator login (created at the simulator,
     with an API key only the platform holds, on the tenant's first request)."""
+    # One provisioning per tenant at a time: a second first-use would re-key the simulator user
+    # under the first's feet (creating a simulator user again replaces its key).
+    list(Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk", flat=True))
     name = paper.paper_login_name(tenant)
     connection = (
         BrokerConnection.objects.for_tenant(tenant)
-        .select_for_update()
         .filter(environment=GatewayEnvironment.SIMULATOR, username=name)
         .first()
     )

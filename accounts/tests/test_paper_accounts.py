@@ -148,3 +148,39 @@ def test_a_simulator_that_cannot_be_reached_provisions_nothing(api, alice, tenan
     assert "simulator could not be reached" in response.json()["detail"]
     assert rows_of(tenant_a) == before
     assert not TradingAccount.objects.for_tenant(tenant_a).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_requests_at_once_give_one_login_whose_key_still_works(sim, alice, tenant_a):
+    """Creating a simulator user again replaces its key: provisioning is serialised per tenant."""
+    import threading
+
+    from django.db import connection as db_connection
+
+    barrier, errors = threading.Barrier(2), []
+
+    def ask() -> None:
+        try:
+            barrier.wait()
+            services.paper_account_provision(tenant=tenant_a, actor=alice)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    login = BrokerConnection.objects.for_tenant(tenant_a).get()
+    registered = set(
+        TradingAccount.objects.for_tenant(tenant_a).values_list("projectx_account_id", flat=True)
+    )
+    assert len(registered) == 2
+    broker._clients.clear()
+    assert {
+        a.id for a in broker.gateway_client_for(connection=login).search_accounts()
+    } == registered
