@@ -7,10 +7,8 @@ public, so outside DEBUG it is refused (accounts/paper.py); tenants get paper lo
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from accounts import paper, services
@@ -40,8 +38,6 @@ def desk_staff_group() -> Group:
 
 @transaction.atomic
 def demo_desk_seed() -> DemoDesk:
-    if not settings.DEBUG:
-        raise ImproperlyConfigured("The demo desk is for development only (DJANGO_DEBUG=True).")
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(
         username=DEMO_USERNAME, defaults={"email": "demo@example.com", "is_staff": True}

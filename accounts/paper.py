@@ -23,6 +23,7 @@ SHARED_DEMO_LOGIN = "demo"  # the simulator's built-in user; its API key is docu
 DEMO_DESK_SLUG = "demo-desk"
 PAPER_LOGIN_PREFIX = "paper-"
 CONTROL_TIMEOUT_SECONDS = 10.0
+CONTROL_AUTH_HEADER = "X-Simulator-Secret"  # where the control API looks for its secret
 
 
 class SimulatorUnavailable(ValidationError):
@@ -78,9 +79,19 @@ def _control_url() -> str:
     return f"{root}/_sim"
 
 
+def _control_headers() -> dict[str, str]:
+    secret = settings.SIMULATOR_CONTROL_SECRET
+    return {CONTROL_AUTH_HEADER: secret} if secret else {}
+
+
 def _control(path: str, body: dict[str, Any]) -> dict[str, Any]:
     try:
-        response = httpx.post(f"{_control_url()}{path}", json=body, timeout=CONTROL_TIMEOUT_SECONDS)
+        response = httpx.post(
+            f"{_control_url()}{path}",
+            json=body,
+            headers=_control_headers(),
+            timeout=CONTROL_TIMEOUT_SECONDS,
+        )
     except httpx.HTTPError as exc:
         reason = f"The simulator could not be reached ({type(exc).__name__})."
         raise SimulatorUnavailable(reason) from exc

@@ -199,9 +199,12 @@ PROJECTX_SIM_MARKET_HUB_URL = env.str(
 )
 PROJECTX_TIMEOUT_SECONDS = env.float("PROJECTX_TIMEOUT_SECONDS", default=10.0)
 SIMULATOR_DATA_DIR = env.str("SIMULATOR_DATA_DIR", default=str(BASE_DIR / ".run" / "simulator"))
+# The simulator's control API (/_sim: clock, users, faults) answers only callers sending this in
+# the X-Simulator-Secret header; left empty, only loopback callers and only under DEBUG.
+SIMULATOR_CONTROL_SECRET = env.str("SIMULATOR_CONTROL_SECRET", default="")
 MARKETDATA_CACHE_PREFIX = env.str("MARKETDATA_CACHE_PREFIX", default="mdc")  # Redis hot layer keys
-HEALTH_KEY_PREFIX = env.str("HEALTH_KEY_PREFIX", default="health")  # hub states, price feeds
 MARKET_DATA_DIR = env.str("MARKET_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
+HEALTH_KEY_PREFIX = env.str("HEALTH_KEY_PREFIX", default="health")  # hub states, price feeds
 
 # --- Celery -----------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html

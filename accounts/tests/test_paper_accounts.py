@@ -184,3 +184,37 @@ def test_two_first_requests_at_once_give_one_login_whose_key_still_works(sim, al
     assert {
         a.id for a in broker.gateway_client_for(connection=login).search_accounts()
     } == registered
+
+
+def test_the_control_api_is_called_with_the_configured_secret(settings):
+    """The simulator's control API answers only callers that send its secret (SIMULATOR_CONTROL_SECRET)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen = []
+
+    class Control(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, self.headers.get(paper.CONTROL_AUTH_HEADER), body["name"]))
+            reply = json.dumps({"id": 7, "name": "PRAC-7", "balance": 50000}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Control)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.PROJECTX_SIM_API_URL = f"http://127.0.0.1:{server.server_port}/api"
+        settings.SIMULATOR_CONTROL_SECRET = "control-secret-for-test"
+        account = paper.simulator_user_create(name="paper-x", api_key="k" * 32)
+    finally:
+        server.shutdown()
+    assert account["id"] == 7
+    assert seen == [("/_sim/users", "control-secret-for-test", "paper-x")]
