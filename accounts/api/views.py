@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -90,12 +90,6 @@ class ObtainTokenView(APIView):
         return Response({"token": token.key})
 
 
-class SimulatorDown(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The simulator is unavailable; try again later."
-    default_code = "simulator_unavailable"
-
-
 # --- Trading accounts ----------------------------------------------------------------------------
 @extend_schema_view(
     list=extend_schema(summary="Trading accounts of the tenant, with their risk profiles"),
@@ -126,7 +120,7 @@ class TradingAccountViewSet(
         request=None,
         responses={
             201: s.TradingAccountSerializer,
-            503: OpenApiResponse(description="The simulator is unavailable; nothing was stored."),
+            503: s.UnavailableSerializer,  # the simulator did not answer: nothing was stored
         },
         summary="A new paper account on the tenant's own simulator login (created on first use)",
     )
@@ -135,7 +129,8 @@ class TradingAccountViewSet(
         try:
             account = services.paper_account_provision(tenant=self.tenant, actor=request.user)
         except paper.SimulatorUnavailable as exc:  # nothing was stored; asking again is safe
-            raise SimulatorDown(exc.messages[0]) from exc
+            unavailable = status.HTTP_503_SERVICE_UNAVAILABLE
+            return Response({"detail": exc.messages[0]}, status=unavailable)
         created = selectors.trading_account_get(tenant=self.tenant, account_id=account.pk)
         return self.respond(created, status_code=status.HTTP_201_CREATED)
 

@@ -105,8 +105,6 @@ def _real_ids(world: World) -> dict[str, str]:
 def test_api_answers_every_generated_request_without_a_server_error(
     case: Any, world: World, wsgi_app: Any, request: pytest.FixtureRequest
 ) -> None:
-    if case.path == "/api/v1/accounts/paper/":  # provisioning asks the simulator's control API
-        request.getfixturevalue("paper_simulator")
     token, _ = Token.objects.get_or_create(user=world.alice)
     resource = case.path.split("/")[3] if case.path.startswith("/api/v1/") else ""
     parameters = dict(case.path_parameters or {})
@@ -115,6 +113,8 @@ def test_api_answers_every_generated_request_without_a_server_error(
     if "username" in parameters:
         parameters["username"] = "tina"
     case.path_parameters = parameters
+    if case.path == "/api/v1/accounts/paper/":  # provisioning asks the simulator's control API
+        request.getfixturevalue("paper_simulator")
 
     case.call_and_validate(
         app=wsgi_app,
