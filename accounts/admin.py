@@ -2,12 +2,14 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts import paper
 from accounts.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdmin, visible_tenant_ids
 from accounts.crypto import encrypt_secret
 from accounts.models import (
     AccountPlan,
     AuditEntry,
     BrokerConnection,
+    GatewayEnvironment,
     Membership,
     NotificationChannel,
     RiskProfile,
@@ -70,6 +72,35 @@ class BrokerConnectionForm(SecretInputForm):
         model = BrokerConnection
         fields = ("tenant", "name", "environment", "username")
 
+    def clean(self):
+        cleaned = super().clean()
+        tenant, username = cleaned.get("tenant"), cleaned.get("username")
+        if cleaned.get("environment") == GatewayEnvironment.SIMULATOR and tenant and username:
+            paper.simulator_login_check(tenant=tenant, username=username)  # the API's rule too
+        return cleaned
+
+
+class TradingAccountForm(forms.ModelForm):
+    class Meta:
+        model = TradingAccount
+        fields = (
+            "tenant",
+            "connection",
+            "projectx_account_id",
+            "name",
+            "plan",
+            "starting_balance_usd",
+            "is_active",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        tenant, connection = cleaned.get("tenant"), cleaned.get("connection")
+        px_id = cleaned.get("projectx_account_id")
+        if tenant and connection and px_id and connection.is_simulated:
+            paper.simulator_account_check(tenant=tenant, projectx_account_id=px_id)
+        return cleaned
+
 
 @admin.register(BrokerConnection)
 class BrokerConnectionAdmin(TenantScopedAdmin):
@@ -88,6 +119,7 @@ class RiskProfileInline(admin.StackedInline):
 
 @admin.register(TradingAccount)
 class TradingAccountAdmin(TenantScopedAdmin):
+    form = TradingAccountForm
     list_display = (
         "name",
         "tenant",

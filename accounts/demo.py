@@ -3,6 +3,8 @@ and, once a worker reaches the simulator, its paper account with an Overnight Ra
 (switched off: one click on the Strategies page arms it).
 
 Idempotent: running it again changes nothing that exists (the password is reset to the documented one).
+Development only: the desk's simulator login is the simulator's shared `demo` user, whose API key is
+public, so outside DEBUG it is refused (accounts/paper.py); tenants get paper logins of their own.
 """
 
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-from accounts import services
+from accounts import paper, services
 from accounts.models import (
     BrokerConnection,
     GatewayEnvironment,
@@ -23,7 +25,7 @@ from accounts.models import (
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"  # noqa: S105  (documented demo login, local only)
-DEMO_BROKER_USER = "demo"
+DEMO_BROKER_USER = paper.SHARED_DEMO_LOGIN
 DEMO_BROKER_API_KEY = "demo-api-key"  # the simulator's default demo user
 DESK_STAFF_GROUP = "Desk staff"
 DESK_STAFF_APPS = ("accounts", "execution", "strategies")

@@ -3,6 +3,7 @@
 Every service takes the tenant first, checks that related rows share it, and records an audit entry.
 """
 
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import model_to_dict
 
+from accounts import paper
 from accounts.crypto import decrypt_secret, encrypt_secret
 from accounts.models import (
     AccountPlan,
@@ -113,6 +115,8 @@ def broker_connection_create(
     api_key: str,
     environment: str = GatewayEnvironment.SIMULATOR,
 ) -> BrokerConnection:
+    if environment == GatewayEnvironment.SIMULATOR:
+        paper.simulator_login_check(tenant=tenant, username=username)
     connection = BrokerConnection(
         tenant=tenant,
         name=name,
@@ -173,6 +177,8 @@ def trading_account_create(
         else plan.size_usd,
     )
     account.assert_same_tenant(connection)
+    if connection.is_simulated:
+        paper.simulator_account_check(tenant=tenant, projectx_account_id=projectx_account_id)
     account.full_clean(exclude=["tenant", "connection", "plan"])
     account.save()
     profile = risk_profile_default(account=account)
@@ -184,6 +190,45 @@ def trading_account_create(
         after={**snapshot(account), "risk_profile": snapshot(profile)},
     )
     return account
+
+
+@transaction.atomic
+def paper_account_provision(
+    *, tenant: Tenant, actor: AbstractBaseUser | None, plan: AccountPlan | None = None
+) -> TradingAccount:
+    """A new paper account for the tenant, on its own simulator login (created at the simulator,
+    with an API key only the platform holds, on the tenant's first request)."""
+    # One provisioning per tenant at a time: a second first-use would re-key the simulator user
+    # under the first's feet (creating a simulator user again replaces its key).
+    list(Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk", flat=True))
+    name = paper.paper_login_name(tenant)
+    connection = (
+        BrokerConnection.objects.for_tenant(tenant)
+        .filter(environment=GatewayEnvironment.SIMULATOR, username=name)
+        .first()
+    )
+    if connection is None:
+        api_key = secrets.token_urlsafe(32)
+        remote = paper.simulator_user_create(name=name, api_key=api_key)
+        connection = broker_connection_create(
+            tenant=tenant,
+            actor=actor,
+            name="Paper trading",
+            username=name,
+            api_key=api_key,
+            environment=GatewayEnvironment.SIMULATOR,
+        )
+    else:
+        remote = paper.simulator_account_add(user=name)
+    return trading_account_create(
+        tenant=tenant,
+        actor=actor,
+        connection=connection,
+        projectx_account_id=int(remote["id"]),
+        name=str(remote["name"])[:120],
+        plan=plan or AccountPlan.objects.get(code="practice-50k"),
+        starting_balance_usd=Decimal(str(remote["balance"])).quantize(Decimal("0.01")),
+    )
 
 
 def risk_profile_default(*, account: TradingAccount) -> RiskProfile:

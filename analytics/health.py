@@ -11,7 +11,16 @@ from django.db import connection
 from django.utils import timezone
 
 HEARTBEAT_KEY = "health:heartbeat_at"
-HUBS_KEY = "health:hubs"  # hash: "<connection id>:<hub>" -> JSON {connected, reason, at}
+
+
+def hubs_key() -> str:
+    """Redis hash "<connection id>:<hub>" -> JSON {connected, reason, at}."""
+    return f"{settings.HEALTH_KEY_PREFIX}:hubs"
+
+
+def price_feeds_key() -> str:
+    """Redis hash "<source>|<contract>" -> JSON {source, contract_id, connection_id, is_live, at}."""
+    return f"{settings.HEALTH_KEY_PREFIX}:price_feeds"
 
 
 def heartbeat_record(*, at: datetime | None = None) -> None:
@@ -35,6 +44,7 @@ def system_health() -> dict[str, Any]:
     report["heartbeat_age_seconds"] = age
     report["worker_and_beat"] = age is not None and age < 90
     report["hubs"] = hub_states() if report["redis"] else []
+    report["price_feeds"] = price_feed_states() if report["redis"] else []
     report["market_data"] = market_data_stats() if report["redis"] else None
     return report
 
@@ -46,7 +56,7 @@ def _redis() -> redis.Redis:
 def hub_state_record(*, connection_id: int, hub: str, connected: bool, reason: str | None) -> None:
     """Written by the hubs process whenever a hub of a broker login connects or drops."""
     value = {"connected": connected, "reason": reason or "", "at": timezone.now().isoformat()}
-    _redis().hset(HUBS_KEY, f"{connection_id}:{hub}", json.dumps(value))
+    _redis().hset(hubs_key(), f"{connection_id}:{hub}", json.dumps(value))
 
 
 def hub_states() -> list[dict[str, Any]]:
@@ -55,7 +65,7 @@ def hub_states() -> list[dict[str, Any]]:
     from accounts.models import BrokerConnection
 
     raw_states = {}
-    for key, raw in _redis().hgetall(HUBS_KEY).items():
+    for key, raw in _redis().hgetall(hubs_key()).items():
         connection_id, hub = key.decode().split(":", 1)
         raw_states[(int(connection_id), hub)] = json.loads(raw)
     logins = BrokerConnection.all_tenants.select_related("tenant").in_bulk(
@@ -71,6 +81,46 @@ def hub_states() -> list[dict[str, Any]]:
         for (pk, hub), state in sorted(raw_states.items())
         if pk in logins
     ]
+
+
+def market_hubs_down() -> set[int]:
+    """Broker logins whose market hub last reported a failure (the hubs process fails over from
+    them). A clean stop (the hubs process rebuilding its listeners) is no failure."""
+    down = set()
+    for key, raw in _redis().hgetall(hubs_key()).items():
+        connection_id, hub = key.decode().split(":", 1)
+        state = json.loads(raw)
+        if hub == "market" and not state["connected"] and state["reason"] != "stop":
+            down.add(int(connection_id))
+    return down
+
+
+def price_feeds_record(feeds: list[dict[str, Any]]) -> None:
+    """Written by the hubs process whenever it (re)assigns the price feeds: the whole picture."""
+    at = timezone.now().isoformat()
+    pipe = _redis().pipeline()
+    pipe.delete(price_feeds_key())
+    for feed in feeds:
+        field = f"{feed['source']}|{feed['contract_id']}"
+        pipe.hset(price_feeds_key(), field, json.dumps({**feed, "at": at}))
+    pipe.execute()
+
+
+def price_feed_states() -> list[dict[str, Any]]:
+    """Which broker login feeds each contract's prices, per source, live sources first (fleet-wide:
+    the health page is for operators)."""
+    from accounts.models import BrokerConnection
+
+    feeds = [json.loads(raw) for raw in _redis().hgetall(price_feeds_key()).values()]
+    logins = BrokerConnection.all_tenants.select_related("tenant").in_bulk(
+        {feed["connection_id"] for feed in feeds}
+    )
+    rows = []
+    for feed in feeds:
+        login = logins.get(feed["connection_id"])
+        name = f"{login.tenant.name} · {login.name}" if login is not None else "(deleted login)"
+        rows.append({**feed, "login": name})
+    return sorted(rows, key=lambda r: (not r["is_live"], r["source"], r["contract_id"]))
 
 
 def market_data_stats(day: date | None = None) -> dict[str, Any]:

@@ -97,6 +97,7 @@ def main() -> None:
         now = {"at": SESSION_START.astimezone(UTC)}
         cache = BarCache(
             fetch=fetch,
+            source="bench",
             scope=f"bench-{time.time_ns()}",
             clock=lambda: now["at"],
             key_prefix=f"bench-mdc-{time.time_ns()}",
@@ -155,7 +156,7 @@ def main() -> None:
             with lock:
                 done = completed[:] + builder.flush(minute_start + timedelta(seconds=63))
                 completed.clear()
-            bars_append_live(done)
+            bars_append_live(source="bench", bars=done)
 
         hits = reads = 0
         minute = timedelta(minutes=1)

@@ -36,6 +36,7 @@ from execution.models import (
     OvernightRange,
 )
 from execution.services import account_flatten_request
+from execution.sources import market_source_for
 from markets import calendar
 from markets.sessions import NEW_YORK, at_et, range_window, trading_date
 from notifications.services import notify
@@ -223,6 +224,7 @@ def _record_range(
     client = gateway_client_for(connection=connection)
     cache = BarCache(
         fetch=lambda cid, **kw: client.retrieve_bars(cid, **kw),
+        source=market_source_for(connection=connection).key,
         scope=f"conn-{connection_id}",
         clock=lambda: now,
     )

@@ -6,6 +6,10 @@ A read of [start, end) is served per UTC day:
    already cover (a minute without trades has no bar, so coverage, not the bars, records what is known);
 3. the live edge is never marked covered: the still-forming bar is fetched again next time.
 
+Every row and hot key carries the source (execution/sources.py): the live gateway and each simulator
+keep their own bars, since the simulator uses TopStepX's contract ids and its prices must never reach
+a live account's strategies, marks or charts.
+
 Prices are kept exact as integers of 10^-9 (the gateway's 9 decimals). Hits, misses and broker calls per
 broker login per day are counted in Redis for the health page and the benchmark.
 
@@ -96,18 +100,23 @@ class CacheStats:
 
 
 class BarCache:
-    """Read-through cache in front of `fetch(contract_id, start, end, unit, unit_number) -> bars`."""
+    """Read-through cache in front of `fetch(contract_id, start, end, unit, unit_number) -> bars`, for
+    one source: `fetch` must be a login of that source (the callers build both from one connection)."""
 
     def __init__(
         self,
         *,
         fetch: Callable[..., Iterable],
+        source: str,
         scope: str,
         redis_client: redis.Redis | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         key_prefix: str | None = None,
     ) -> None:
+        if not source:
+            raise ValueError("a bar cache reads one named source")
         self._fetch = fetch
+        self._source = source
         self._scope = scope
         self._redis = redis_client or redis.Redis.from_url(settings.REDIS_URL)
         self._clock = clock
@@ -143,7 +152,10 @@ class BarCache:
     def _read_day(
         self, contract_id: str, unit: BarUnit, unit_number: int, day: date, max_staleness: timedelta
     ) -> BarSeries:
-        key = f"{self._prefix}:bars:{contract_id}:{int(unit)}:{unit_number}:{day.isoformat()}"
+        key = (
+            f"{self._prefix}:bars:{self._source}:{contract_id}:{int(unit)}:{unit_number}:"
+            f"{day.isoformat()}"
+        )
         blob = self._hot(self._redis.get, key)
         if blob is not None:
             self._count("hits")
@@ -155,7 +167,7 @@ class BarCache:
             contract_id, unit, unit_number, day_start, known_until, max_staleness
         )
         self._count("hits" if calls == 0 else "misses")
-        series = _series_from_db(contract_id, unit, unit_number, day_start, day_end)
+        series = _series_from_db(self._source, contract_id, unit, unit_number, day_start, day_end)
         if known_until == day_end:  # a complete day never changes: keep it hot
             self._hot(self._redis.set, key, series.pack(), ex=HOT_TTL_SECONDS)
         return series
@@ -185,7 +197,8 @@ class BarCache:
     ) -> int:
         if start >= end:
             return 0
-        gaps = _gaps(_coverage(contract_id, unit, unit_number, start, end), start, end)
+        covered = _coverage(self._source, contract_id, unit, unit_number, start, end)
+        gaps = _gaps(covered, start, end)
         if gaps and gaps[-1][1] == end and end - gaps[-1][0] <= max_staleness:
             gaps.pop()  # only the newest bars are missing, and the caller accepts that
         for gap_start, gap_end in gaps:
@@ -193,7 +206,7 @@ class BarCache:
                 contract_id, start=gap_start, end=gap_end, unit=unit, unit_number=unit_number
             )
             self._count("broker_calls")
-            _store(contract_id, unit, unit_number, bars, gap_start, gap_end)
+            _store(self._source, contract_id, unit, unit_number, bars, gap_start, gap_end)
         return len(gaps)
 
     def _stats_key(self, day: date | None) -> str:
@@ -216,14 +229,18 @@ def _utc_days(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _series_rows(model, contract_id: str, unit: int, unit_number: int):
-    """Rows of one bar series (CachedBar or BarCoverage): contract, unit and unit count."""
-    return model.objects.filter(contract_id=contract_id, unit=unit, unit_number=unit_number)
+def _series_rows(model, source: str, contract_id: str, unit: int, unit_number: int):
+    """Rows of one bar series (CachedBar or BarCoverage): source, contract, unit and unit count."""
+    return model.objects.filter(
+        source=source, contract_id=contract_id, unit=unit, unit_number=unit_number
+    )
 
 
-def _coverage(contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime):
+def _coverage(
+    source: str, contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime
+):
     return list(
-        _series_rows(BarCoverage, contract_id, unit, unit_number)
+        _series_rows(BarCoverage, source, contract_id, unit, unit_number)
         .filter(start_at__lt=end, end_at__gt=start)
         .order_by("start_at")
         .values_list("start_at", "end_at")
@@ -245,16 +262,24 @@ def _gaps(covered: list[tuple[datetime, datetime]], start: datetime, end: dateti
 
 @transaction.atomic
 def _store(
-    contract_id: str, unit: int, unit_number: int, bars: Iterable, start: datetime, end: datetime
+    source: str,
+    contract_id: str,
+    unit: int,
+    unit_number: int,
+    bars: Iterable,
+    start: datetime,
+    end: datetime,
 ) -> None:
     """Bars fetched for [start, end), and the span recorded as known."""
-    _upsert(contract_id, unit, unit_number, [bar for bar in bars if start <= bar.opened_at < end])
-    _cover(contract_id, unit, unit_number, start, end)
+    fetched = [bar for bar in bars if start <= bar.opened_at < end]
+    _upsert(source, contract_id, unit, unit_number, fetched)
+    _cover(source, contract_id, unit, unit_number, start, end)
 
 
-def _upsert(contract_id: str, unit: int, unit_number: int, bars: Iterable) -> None:
+def _upsert(source: str, contract_id: str, unit: int, unit_number: int, bars: Iterable) -> None:
     rows = [
         CachedBar(
+            source=source,
             contract_id=contract_id,
             unit=unit,
             unit_number=unit_number,
@@ -271,15 +296,17 @@ def _upsert(contract_id: str, unit: int, unit_number: int, bars: Iterable) -> No
         rows,
         batch_size=2000,
         update_conflicts=True,
-        unique_fields=["contract_id", "unit", "unit_number", "started_at"],
+        unique_fields=["source", "contract_id", "unit", "unit_number", "started_at"],
         update_fields=["open_price", "high_price", "low_price", "close_price", "volume"],
     )
 
 
-def _cover(contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime) -> None:
+def _cover(
+    source: str, contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime
+) -> None:
     """Record [start, end) as covered, merged with any span it touches."""
     touching = (
-        _series_rows(BarCoverage, contract_id, unit, unit_number)
+        _series_rows(BarCoverage, source, contract_id, unit, unit_number)
         .select_for_update()
         .filter(start_at__lte=end, end_at__gte=start)
     )
@@ -288,6 +315,7 @@ def _cover(contract_id: str, unit: int, unit_number: int, start: datetime, end: 
     merged_end = max([end, *(e for _, e in spans)])
     touching.delete()
     BarCoverage.objects.create(
+        source=source,
         contract_id=contract_id,
         unit=unit,
         unit_number=unit_number,
@@ -297,10 +325,10 @@ def _cover(contract_id: str, unit: int, unit_number: int, start: datetime, end: 
 
 
 def _series_from_db(
-    contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime
+    source: str, contract_id: str, unit: int, unit_number: int, start: datetime, end: datetime
 ) -> BarSeries:
     rows = list(
-        _series_rows(CachedBar, contract_id, unit, unit_number)
+        _series_rows(CachedBar, source, contract_id, unit, unit_number)
         .filter(started_at__gte=start, started_at__lt=end)
         .order_by("started_at")
         .values_list("started_at", "open_price", "high_price", "low_price", "close_price", "volume")
@@ -369,20 +397,21 @@ class LiveBarBuilder:
         return [self._open.pop(c) for c in due]
 
 
-def bars_append_live(bars: list[LiveBar]) -> int:
-    """Store completed live bars; extend coverage only where it continues a covered span, so a
-    minute the hub missed (or one without trades) is never claimed as known. Returns bars stored."""
+def bars_append_live(*, source: str, bars: list[LiveBar]) -> int:
+    """Store completed live bars of one source (the market hub of a login of that source); extend
+    coverage only where it continues a covered span, so a minute the hub missed (or one without
+    trades) is never claimed as known. Returns bars stored."""
     stored = 0
     for bar in sorted(bars, key=lambda b: (b.contract_id, b.opened_at)):
         with transaction.atomic():
-            _upsert(bar.contract_id, BarUnit.MINUTE, 1, [bar])
+            _upsert(source, bar.contract_id, BarUnit.MINUTE, 1, [bar])
             end = bar.opened_at + timedelta(minutes=1)
             continues = (
-                _series_rows(BarCoverage, bar.contract_id, BarUnit.MINUTE, 1)
+                _series_rows(BarCoverage, source, bar.contract_id, BarUnit.MINUTE, 1)
                 .filter(start_at__lte=bar.opened_at, end_at__gte=bar.opened_at)
                 .exists()
             )
             if continues:
-                _cover(bar.contract_id, BarUnit.MINUTE, 1, bar.opened_at, end)
+                _cover(source, bar.contract_id, BarUnit.MINUTE, 1, bar.opened_at, end)
         stored += 1
     return stored

@@ -260,8 +260,10 @@ class OvernightRange(models.Model):
 
 
 class CachedBar(models.Model):
-    """A bar fetched from the gateway, kept so each range is fetched once."""
+    """A bar fetched from the gateway, kept so each range is fetched once. `source` names the gateway
+    (execution/sources.py): the simulator uses TopStepX's contract ids, so its bars are kept apart."""
 
+    source = models.CharField(max_length=24)
     contract_id = models.CharField(max_length=40)
     unit = models.PositiveSmallIntegerField(
         help_text="ProjectX bar unit: 1 s, 2 min, 3 h, 4 day ..."
@@ -277,18 +279,20 @@ class CachedBar(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["contract_id", "unit", "unit_number", "started_at"], name="uniq_cached_bar"
+                fields=["source", "contract_id", "unit", "unit_number", "started_at"],
+                name="uniq_cached_bar",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.contract_id} {self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.source} {self.contract_id} {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class BarCoverage(models.Model):
     """A time span whose bars have been fetched from the gateway (a minute without trades has no bar,
     so coverage, not the bars, says what is known). Adjacent spans are merged on write."""
 
+    source = models.CharField(max_length=24)
     contract_id = models.CharField(max_length=40)
     unit = models.PositiveSmallIntegerField()
     unit_number = models.PositiveSmallIntegerField()
@@ -298,7 +302,7 @@ class BarCoverage(models.Model):
     class Meta:
         indexes = [
             models.Index(
-                fields=["contract_id", "unit", "unit_number", "start_at"],
+                fields=["source", "contract_id", "unit", "unit_number", "start_at"],
                 name="bar_coverage_lookup",
             )
         ]
@@ -309,7 +313,8 @@ class BarCoverage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.contract_id} {self.start_at:%Y-%m-%d %H:%M} -> {self.end_at:%Y-%m-%d %H:%M}"
+        span = f"{self.start_at:%Y-%m-%d %H:%M} -> {self.end_at:%Y-%m-%d %H:%M}"
+        return f"{self.source} {self.contract_id} {span}"
 
 
 class DayStep(models.TextChoices):

@@ -31,6 +31,7 @@ from accounts.services import audit_record
 from execution import risk, selectors
 from execution.models import OPEN_STATUSES, AccountDay, Order, OrderRole, Position
 from execution.services import account_day_get_or_open, account_lock_for_day
+from execution.sources import market_source_for
 from markets import calendar
 from markets.sessions import NEW_YORK, trading_date
 from notifications.services import notify
@@ -181,15 +182,28 @@ def account_risk_watch(
     return assessment
 
 
+class ForeignMarks(ValueError):
+    """Prices of another source than the account's (a simulator's for a live account, say)."""
+
+
 def account_marks_record(
-    *, account: TradingAccount, marks: Mapping[str, Decimal], now: datetime | None = None
+    *,
+    account: TradingAccount,
+    marks: Mapping[str, Decimal],
+    source: str,
+    now: datetime | None = None,
 ) -> risk.RiskAssessment:
-    """Open P&L from the latest prices (`marks`: broker contract id -> last price), stored on
-    each open position and summed on today's row, then the watch (the MLL counts open P&L).
+    """Open P&L from the latest prices (`marks`: broker contract id -> last price of `source`),
+    stored on each open position and summed on today's row, then the watch (the MLL counts open
+    P&L). Marks of another source than the account's are refused: the simulator uses TopStepX's
+    contract ids, and a live account valued at simulated prices would be flattened on a fake loss.
 
     Positions without a mark keep their last open P&L. Exact: (mark - average) in whole ticks x
     tick value x signed size, to the cent.
     """
+    own = market_source_for(connection=account.connection).key
+    if source != own:
+        raise ForeignMarks(f"account {account.pk} is valued on {own}, not on {source}")
     now = now or timezone.now()
     with transaction.atomic():
         opened = account_day_get_or_open(account=account, session_date=trading_date(now))

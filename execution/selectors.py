@@ -282,11 +282,14 @@ def fleet_position_contracts() -> dict[int, list[str]]:
     return contracts
 
 
-def fleet_accounts_holding(*, contract_ids: list[str]) -> list[TradingAccount]:
-    """Active accounts with an open position in any of `contract_ids` (fleet job)."""
+def fleet_accounts_holding(*, environment: str, contract_ids: list[str]) -> list[TradingAccount]:
+    """Active accounts of one environment's logins (one price source) with an open position in any
+    of `contract_ids` (fleet job: the hubs process marks them at that source's prints only)."""
     account_ids = (
         Position.all_tenants.filter(
-            instrument__contract_id__in=contract_ids, account__is_active=True
+            instrument__contract_id__in=contract_ids,
+            account__is_active=True,
+            account__connection__environment=environment,
         )
         .exclude(net_size=0)
         .values_list("account_id", flat=True)

@@ -24,12 +24,13 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import AccountPlan, Tenant
+from accounts.models import AccountPlan, GatewayEnvironment, Tenant
 from accounts.services import audit_record
 from execution import risk
 from execution.gateway.types import BarUnit
 from execution.models import CachedBar
 from execution.selectors import risk_limits_for_plan
+from execution.sources import market_source
 from markets.bars import BarArrays, load_bars_csv
 from markets.ticks import ContractSpec, UnknownContract, spec_for
 from strategies.backtest.result import BacktestResult
@@ -81,8 +82,11 @@ def bars_load(*, source: str, contract: ContractSpec) -> BarArrays:
     if not source.startswith(CACHED_PREFIX):
         return load_bars_csv(source, contract.tick_size, cache=True)
     contract_id = source[len(CACHED_PREFIX) :]
-    rows = CachedBar.objects.filter(
-        contract_id=contract_id, unit=BarUnit.MINUTE, unit_number=1
+    rows = CachedBar.objects.filter(  # the live gateway's bars: simulated prices are no history
+        source=market_source(GatewayEnvironment.LIVE).key,
+        contract_id=contract_id,
+        unit=BarUnit.MINUTE,
+        unit_number=1,
     ).order_by("started_at")
     values = list(
         rows.values_list(

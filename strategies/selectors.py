@@ -38,19 +38,19 @@ def backtest_run_get(*, tenant: Tenant | int, run_id: int) -> BacktestRun | None
 
 
 def fleet_enabled_contracts() -> dict[int, list[str]]:
-    """Contracts that enabled strategies trade, per broker login, each contract under one login only
-    (the hubs process subscribes its market data once): across tenants on purpose."""
+    """Contracts that enabled strategies trade, per broker login (across tenants on purpose: the hubs
+    process picks one login per source to feed each, execution/price_feeds.py). Live logins come
+    first ("live" sorts before "simulator"), so a fleet job that takes the first login of a contract
+    reads the live gateway when one trades it."""
     rows = (
         StrategyConfig.all_tenants.filter(is_enabled=True, account__is_active=True)
-        .order_by("account__connection_id")
+        .order_by("account__connection__environment", "account__connection_id")
         .values_list("account__connection_id", "instrument__contract_id")
+        .distinct()
     )
     contracts: dict[int, list[str]] = {}
-    seen: set[str] = set()
     for connection_id, contract_id in rows:
-        if contract_id not in seen:
-            seen.add(contract_id)
-            contracts.setdefault(connection_id, []).append(contract_id)
+        contracts.setdefault(connection_id, []).append(contract_id)
     return contracts
 
 

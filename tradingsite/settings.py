@@ -226,6 +226,7 @@ SIMULATOR_DATA_DIR = env.str("SIMULATOR_DATA_DIR", default=str(BASE_DIR / ".run"
 SIMULATOR_CONTROL_SECRET = env.str("SIMULATOR_CONTROL_SECRET", default="")
 MARKETDATA_CACHE_PREFIX = env.str("MARKETDATA_CACHE_PREFIX", default="mdc")  # Redis hot layer keys
 MARKET_DATA_DIR = env.str("MARKET_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
+HEALTH_KEY_PREFIX = env.str("HEALTH_KEY_PREFIX", default="health")  # hub states, price feeds
 
 # --- Celery -----------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html

@@ -37,3 +37,4 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # Market-data hot layer: a run's own keys, so a day cached by an earlier run is never served.
 MARKETDATA_CACHE_PREFIX = f"mdc-test-{_WORKER}-{os.getpid()}-{time.time_ns()}"
+HEALTH_KEY_PREFIX = f"health-test-{_WORKER}"  # hub states and price feeds the hubs process reports

@@ -280,8 +280,13 @@ def account_chart_instruments(
     return [by_id[i] for i in ids if i in by_id]
 
 
-def minute_bars(*, instrument: Instrument, start: datetime, end: datetime) -> QuerySet[CachedBar]:
+def minute_bars(
+    *, source: str, instrument: Instrument, start: datetime, end: datetime
+) -> QuerySet[CachedBar]:
+    """Cached minute bars of one price source (the account's: a live chart never shows simulated
+    bars of the same contract id)."""
     return CachedBar.objects.filter(
+        source=source,
         contract_id=instrument.contract_id,
         unit=MINUTE_UNIT,
         unit_number=1,

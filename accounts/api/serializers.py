@@ -217,6 +217,10 @@ class FlattenAcceptedSerializer(serializers.Serializer):
 
 
 # --- Audit ---------------------------------------------------------------------------------------
+class UnavailableSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class AuditEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEntry

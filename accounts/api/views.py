@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import invitations, selectors, services
+from accounts import invitations, paper, selectors, services
 from accounts.api import serializers as s
 from accounts.api.base import (
     API_AUTHENTICATION,
@@ -72,7 +72,7 @@ class TradingAccountViewSet(
     serializer_class = s.TradingAccountSerializer
     input_serializer_class = s.TradingAccountCreateSerializer
     # Creating an account binds a broker login; risk limits guard the funded account: owners only.
-    write_roles = {"create": Role.OWNER, "risk_profile": Role.OWNER}
+    write_roles = {"create": Role.OWNER, "paper": Role.OWNER, "risk_profile": Role.OWNER}
 
     def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[TradingAccount]:
         return selectors.trading_account_list(tenant=tenant)
@@ -86,6 +86,24 @@ class TradingAccountViewSet(
     def create_object(self, *, tenant: Tenant, actor: Any, data: dict[str, Any]) -> TradingAccount:
         account = services.trading_account_create(tenant=tenant, actor=actor, **data)
         return selectors.trading_account_get(tenant=tenant, account_id=account.pk)
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: s.TradingAccountSerializer,
+            503: s.UnavailableSerializer,  # the simulator did not answer: nothing was stored
+        },
+        summary="A new paper account on the tenant's own simulator login (created on first use)",
+    )
+    @action(detail=False, methods=["post"])
+    def paper(self, request: Request) -> Response:
+        try:
+            account = services.paper_account_provision(tenant=self.tenant, actor=request.user)
+        except paper.SimulatorUnavailable as exc:  # nothing was stored; asking again is safe
+            unavailable = status.HTTP_503_SERVICE_UNAVAILABLE
+            return Response({"detail": exc.messages[0]}, status=unavailable)
+        created = selectors.trading_account_get(tenant=self.tenant, account_id=account.pk)
+        return self.respond(created, status_code=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=s.ReasonSerializer,

@@ -135,3 +135,46 @@ def test_audit_log_is_read_only_in_admin(admin_client_a, account_a):
     )
     assert response.status_code == 403
     assert AuditEntry.all_tenants.filter(pk=entry.pk).exists()
+
+
+def test_admin_refuses_another_tenants_simulator_login_and_account(
+    admin_client_a, tenant_a, account_b
+):
+    """The admin applies the API's paper-trading rules (accounts/paper.py): desk staff cannot borrow
+    the shared demo login, another desk's simulator login, or another desk's simulator account."""
+    refusals = {
+        "demo": "only for the demo desk in development",
+        account_b.connection.username: "This simulator login is not available.",
+    }
+    for username, reason in refusals.items():
+        response = admin_client_a.post(
+            reverse("admin:accounts_brokerconnection_add"),
+            {
+                "tenant": tenant_a.pk,
+                "name": "Borrowed",
+                "environment": "simulator",
+                "username": username,
+                "secret": "guessed-key",
+            },
+        )
+        assert response.status_code == 200  # the form again, with the error
+        assert reason in response.content.decode()
+    own = BrokerConnectionFactory(tenant=tenant_a, environment="simulator")
+    response = admin_client_a.post(
+        reverse("admin:accounts_tradingaccount_add"),
+        {
+            "tenant": tenant_a.pk,
+            "connection": own.pk,
+            "projectx_account_id": account_b.projectx_account_id,
+            "name": "Not mine",
+            "plan": account_b.plan.pk,
+            "starting_balance_usd": "50000.00",
+            "is_active": "on",
+            "risk_profile-TOTAL_FORMS": "0",
+            "risk_profile-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "belongs to another simulator login" in response.content.decode()
+    assert not BrokerConnection.objects.for_tenant(tenant_a).exclude(pk=own.pk).exists()
+    assert not TradingAccount.objects.for_tenant(tenant_a).exists()

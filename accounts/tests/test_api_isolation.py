@@ -410,6 +410,10 @@ def test_tenant_related_field_refuses_to_run_without_a_tenant() -> None:
 
 # Every extra action the router exposes; a new one must join the matrix above before this passes.
 ROUTED_ACTIONS = {
+    (
+        "accounts",
+        "paper",
+    ),  # creates in the request's tenant only: accounts/tests/test_paper_accounts.py
     ("accounts", "flatten"),
     ("accounts", "lock"),
     ("accounts", "risk_profile"),

@@ -37,6 +37,7 @@ UNTIL = at_et(TRADING_DATE, time(9, 32))
 
 @pytest.fixture
 def demo(tmp_path, settings):
+    settings.DEBUG = True  # the shared demo login is for development only (accounts/paper.py)
     with (
         running_simulator(tmp_path / "sim.sqlite3", market="sessions", start=START) as sim,
         platform_on(sim, settings),

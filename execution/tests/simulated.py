@@ -23,6 +23,8 @@ def platform_on(sim, settings) -> Iterator[None]:
     settings.PROJECTX_SIM_API_URL = sim.base_url
     settings.PROJECTX_SIM_USER_HUB_URL = sim.user_hub_url
     settings.PROJECTX_SIM_MARKET_HUB_URL = sim.market_hub_url
+    # the platform provisions paper logins through the control API, with the simulator's secret
+    settings.SIMULATOR_CONTROL_SECRET = getattr(sim.server.config, "control_secret", None) or ""
     broker._clients.clear()
     try:
         yield

@@ -23,6 +23,7 @@ from execution.models import (
     OrderStatus,
     Position,
 )
+from execution.sources import market_source_for
 from execution.tests.factories import InstrumentFactory
 from execution.tests.simulated import platform_on, simulator_account, tasks_inline
 from simulator.testing import running_simulator
@@ -171,7 +172,13 @@ def test_market_hub_trades_become_cached_bars_that_need_no_rest_call(
         calls.append((start, end))
         return client.retrieve_bars(cid, start=start, end=end, unit=unit, unit_number=unit_number)
 
-    cache = BarCache(fetch=fetch, scope="t", clock=lambda: sim.state()["now"], key_prefix="t-live")
+    cache = BarCache(
+        fetch=fetch,
+        source=market_source_for(connection=account.connection).key,
+        scope="t",
+        clock=lambda: sim.state()["now"],
+        key_prefix="t-live",
+    )
     start = BRACKET_START
     cache.read(
         contract_id=contract_id,

@@ -55,6 +55,7 @@ def cache(sim, client, redis_client, db):
     prefix = f"test-mdc-{secrets.token_hex(4)}"
     bar_cache = BarCache(
         fetch=fetch,
+        source="sim",
         scope="demo",
         redis_client=redis_client,
         clock=lambda: sim.state()["now"],

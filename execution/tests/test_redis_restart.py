@@ -279,7 +279,9 @@ def test_bar_reads_fall_back_to_postgresql_while_redis_is_down(
         config = GatewayConfig(md.base_url, md.user_hub_url, md.market_hub_url)
         with GatewayClient(config, Credentials(md.username, md.api_key)) as client:
             fetch = RecordingFetch(client)
-            cache = BarCache(fetch=fetch, scope="demo", clock=lambda: md.state()["now"])
+            cache = BarCache(
+                fetch=fetch, source="sim", scope="demo", clock=lambda: md.state()["now"]
+            )
             day = datetime(2025, 3, 2, tzinfo=UTC)  # a complete day: kept hot
 
             def read():

@@ -21,6 +21,7 @@ from execution.models import (
     Position,
 )
 from execution.services import account_day_get_or_open
+from execution.sources import market_source, market_source_for
 from execution.tests.factories import InstrumentFactory, OrderFactory
 from markets.sessions import trading_date
 from strategies.tests.factories import StrategyConfigFactory
@@ -394,11 +395,38 @@ def test_open_pnl_from_marks_counts_toward_the_max_loss_floor(account, es, mes):
         average_price=Decimal("5000"),
     )
     marks = {es.contract_id: Decimal("5010.00"), mes.contract_id: Decimal("4999.75")}
-    assessment = risk_gate.account_marks_record(account=account, marks=marks, now=NOW)
+    assessment = risk_gate.account_marks_record(
+        account=account,
+        marks=marks,
+        source=market_source_for(connection=account.connection).key,
+        now=NOW,
+    )
     # ES: -2 x 39.5 ticks x $12.50 = -987.50; MES: 4 x -1 tick x $1.25 = -5.00
     assert day_of(account).unrealized_pnl_usd == Decimal("-992.50")
     assert assessment.status == risk.RiskStatus.OK
     marks[es.contract_id] = Decimal("5040.25")  # -2 x 160.5 x 12.50 = -4012.50: equity < floor
-    assessment = risk_gate.account_marks_record(account=account, marks=marks, now=NOW)
+    assessment = risk_gate.account_marks_record(
+        account=account,
+        marks=marks,
+        source=market_source_for(connection=account.connection).key,
+        now=NOW,
+    )
     assert assessment.status == risk.RiskStatus.MAX_LOSS
     assert day_of(account).locked_reason.startswith("max_loss_limit:")
+
+
+def test_marks_of_another_source_are_refused_and_change_nothing(account, es):
+    """A live account is never valued at a simulator's prices (same contract ids, other market)."""
+    Position.all_tenants.create(
+        tenant=account.tenant, account=account, instrument=es, net_size=1,
+        average_price=Decimal("5000"),
+    )  # fmt: skip
+    account.connection.environment = "live"
+    account.connection.save()
+    simulated = market_source("simulator").key
+    with pytest.raises(risk_gate.ForeignMarks):
+        risk_gate.account_marks_record(
+            account=account, marks={es.contract_id: Decimal("4000")}, source=simulated, now=NOW
+        )
+    assert Position.objects.for_tenant(account.tenant).get().unrealized_pnl_usd == Decimal("0")
+    assert not AccountDay.objects.for_tenant(account.tenant).filter(is_locked=True).exists()

@@ -23,6 +23,7 @@ from execution import broker
 from execution.gateway.types import BarUnit
 from execution.marketdata import BarCache
 from execution.models import Fill, Instrument, Order, OrderRole, OrderStatus
+from execution.sources import market_source_for
 from markets import calendar
 from markets.fills import Side
 from markets.sessions import globex_session, trading_date
@@ -139,8 +140,9 @@ def _bars(
     if start >= end:
         return []
     client = broker.gateway_client_for(connection=account.connection)
-    cache = BarCache(
+    cache = BarCache(  # the account's own source: a live desk never steps on simulated bars
         fetch=lambda cid, **kw: client.retrieve_bars(cid, **kw),
+        source=market_source_for(connection=account.connection).key,
         scope=f"conn-{account.connection_id}",
         clock=lambda: now,
     )

@@ -8,7 +8,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from accounts.models import GatewayEnvironment
 from execution.models import CachedBar
+from execution.sources import market_source
 from markets.bars import load_bars_csv
 from markets.ticks import spec_for
 from simulator.testing import market_data_dir
@@ -134,6 +136,7 @@ def test_cached_bars_give_the_same_trades_as_the_file(tenant_a):
     bars = load_bars_csv(market_data_dir() / NQ_FILE, spec.tick_size)
     CachedBar.objects.bulk_create(
         CachedBar(
+            source=market_source(GatewayEnvironment.LIVE).key,
             contract_id="CON.F.US.ENQ.Z23",
             unit=2,
             unit_number=1,

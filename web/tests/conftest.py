@@ -21,6 +21,7 @@ from execution.models import (
     OvernightRange,
     Position,
 )
+from execution.sources import market_source_for
 from execution.tests.factories import InstrumentFactory, OrderFactory
 from markets.sessions import globex_session
 from strategies.models import StrategyConfig
@@ -155,6 +156,7 @@ def _desk(account, *, contract_id: str = "CON.F.US.EP.Z26") -> Desk:
     )
     for minute in range(10):
         CachedBar.objects.get_or_create(
+            source=market_source_for(connection=account.connection).key,
             contract_id=instrument.contract_id,
             unit=2,
             unit_number=1,

@@ -41,11 +41,12 @@ from accounts.tests.factories import (
     TradingAccountFactory,
     UserFactory,
 )
-from analytics.health import HEARTBEAT_KEY, HUBS_KEY
+from analytics.health import HEARTBEAT_KEY, hubs_key
 from execution import hubs_process, ingest, trading
 from execution.gateway import types as gw
 from execution.gateway.hubs import HubStateEvent, TradeEvent
 from execution.models import AccountDay, CachedBar, Fill, OrderSide, OrderStatus, OvernightRange
+from execution.sources import market_source_for
 from execution.tests import simulated
 from execution.tests.simulated import bracket_simulator, simulator_account
 from markets.sessions import NEW_YORK, globex_session, trading_date
@@ -189,7 +190,7 @@ def shot(page, name: str) -> None:
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
-def load_real_session(instrument, session) -> list[CachedBar]:
+def load_real_session(instrument, session, source: str) -> list[CachedBar]:
     """A real MES session (the first full one in the sample) moved onto today's session times."""
     path = MARKET_DATA / "mes_1min_sample_2023-12.csv.gz"
     if not path.exists():
@@ -206,7 +207,7 @@ def load_real_session(instrument, session) -> list[CachedBar]:
         if source_start <= at < source_end:
             bars.append(
                 CachedBar(
-                    contract_id=instrument.contract_id, unit=2, unit_number=1,
+                    source=source, contract_id=instrument.contract_id, unit=2, unit_number=1,
                     started_at=at + shift, open_price=Decimal(row["open"]),
                     high_price=Decimal(row["high"]), low_price=Decimal(row["low"]),
                     close_price=Decimal(row["close"]), volume=int(row["volume"]),
@@ -254,7 +255,8 @@ def trading_desk(tenant_a, alice, account_a):
     desk = _desk(account_a, contract_id="CON.F.US.MES.Z26")
     desk.instrument.symbol, desk.instrument.name = "MES", "MESZ6"
     desk.instrument.save()
-    bars = load_real_session(desk.instrument, desk.day.session_date)
+    source = market_source_for(connection=account_a.connection).key
+    bars = load_real_session(desk.instrument, desk.day.session_date, source)
     if bars:
         start = desk.session_start
         overnight = [b for b in bars if b.started_at < start + timedelta(hours=15, minutes=30)]
@@ -545,7 +547,7 @@ def test_a_simulated_fill_arrives_live_on_the_open_dashboard(
             hubs.stop()
         finally:  # the hub states this test's login left for the health page
             redis.Redis.from_url(django_settings.REDIS_URL).hdel(
-                HUBS_KEY, f"{account.connection_id}:user", f"{account.connection_id}:market"
+                hubs_key(), f"{account.connection_id}:user", f"{account.connection_id}:market"
             )
 
 

@@ -26,6 +26,7 @@ from accounts.models import Tenant, TradingAccount
 from execution import selectors as execution_selectors
 from execution import services as execution_services
 from execution.models import Instrument, OrderRole, OrderSide
+from execution.sources import market_source_for
 from markets.sessions import globex_session
 from web import selectors
 from web.forms import ReasonForm
@@ -144,7 +145,14 @@ def account_chart_data(request: HttpRequest, account_id: int) -> JsonResponse:
         {
             "session_date": session.isoformat(),
             "pnl": _pnl_points(fills, start=start, snap=snap),
-            "price": _price_payload(instrument, fills, start=start, end=end, session=session),
+            "price": _price_payload(
+                instrument,
+                fills,
+                source=market_source_for(connection=account.connection).key,
+                start=start,
+                end=end,
+                session=session,
+            ),
         }
     )
 
@@ -171,11 +179,17 @@ def _pnl_points(fills: list, *, start: datetime, snap: selectors.AccountSnapshot
 
 
 def _price_payload(
-    instrument: Instrument | None, fills: list, *, start: datetime, end: datetime, session
+    instrument: Instrument | None,
+    fills: list,
+    *,
+    source: str,
+    start: datetime,
+    end: datetime,
+    session,
 ) -> dict[str, Any] | None:
     if instrument is None:
         return None
-    bars = selectors.minute_bars(instrument=instrument, start=start, end=end)
+    bars = selectors.minute_bars(source=source, instrument=instrument, start=start, end=end)
     overnight = selectors.overnight_range_get(instrument=instrument, session_date=session)
     markers = []
     for fill in fills:
