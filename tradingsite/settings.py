@@ -8,12 +8,16 @@ message naming the variable. `make run` sets DJANGO_DEBUG=True and embedded defa
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+
+from tradingsite.startup import SettingsError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.FileAwareEnv()  # FOO_FILE=/path/to/secret works for every variable
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+
+
+_missing: list[str] = []  # every missing secret is named at once, not one per attempt
 
 
 def _required(name: str, *, debug_default: str, debug: bool) -> str:
@@ -23,9 +27,8 @@ def _required(name: str, *, debug_default: str, debug: bool) -> str:
         return value
     if debug:
         return debug_default
-    raise ImproperlyConfigured(
-        f"Set the {name} environment variable (required when DJANGO_DEBUG is off)."
-    )
+    _missing.append(name)
+    return ""
 
 
 # --- Core -------------------------------------------------------------------------------------
@@ -38,7 +41,7 @@ def _strict_bool(name: str, *, default: bool) -> bool:
         return True
     if raw in {"0", "false", "no", "off"}:
         return False
-    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}.")
+    raise SettingsError(f"{name} must be true or false, got {raw!r}.")
 
 
 DEBUG = _strict_bool("DJANGO_DEBUG", default=False)
@@ -48,9 +51,7 @@ ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else []
 )
 if not DEBUG and not ALLOWED_HOSTS:
-    raise ImproperlyConfigured(
-        "Set DJANGO_ALLOWED_HOSTS (comma-separated) when DJANGO_DEBUG is off."
-    )
+    _missing.append("DJANGO_ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -173,8 +174,11 @@ BROKER_CREDENTIALS_KEYS = env.list(
     default=["QK4yf86rMNhgUXrwtiR9d7jKIgmPpIfTrbNBPfIkntE="] if DEBUG else [],
 )
 if not BROKER_CREDENTIALS_KEYS:
-    raise ImproperlyConfigured(
-        "Set BROKER_CREDENTIALS_KEYS (Fernet keys, comma-separated, newest first) when DJANGO_DEBUG is off."
+    _missing.append("BROKER_CREDENTIALS_KEYS")
+if _missing:
+    raise SettingsError(
+        f"Set {', '.join(_missing)} in the environment (required when DJANGO_DEBUG is off; "
+        "README.md, Settings, says what each holds), or DJANGO_DEBUG=True for local development."
     )
 
 # --- ProjectX gateway -------------------------------------------------------------------------
