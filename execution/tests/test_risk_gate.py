@@ -333,33 +333,57 @@ def test_intraday_mode_trails_the_floor_with_the_equity_high(account):
     assert day.mll_floor_usd == Decimal("48600.00")  # never lowered
 
 
-def test_a_hub_fill_runs_the_watch(account, es):
-    from execution.gateway import hubs
+def hub_trade(account, instrument, *, trade_id: int, at: datetime, pnl_usd: str):
     from execution.gateway import types as gw
-    from execution.ingest import handle_hub_event
 
-    day = day_of(account)
-    day.realized_pnl_usd = Decimal("-990.00")
-    day.save()
-    trade = gw.HalfTrade(
-        id=77,
+    return gw.HalfTrade(
+        id=trade_id,
         account_id=account.projectx_account_id,
-        contract_id=es.contract_id,
-        created_at=datetime.now(UTC),
+        contract_id=instrument.contract_id,
+        created_at=at,
         price=Decimal("5000"),
-        profit_and_loss_usd=Decimal("-25.00"),
+        profit_and_loss_usd=Decimal(pnl_usd),
         fees_usd=Decimal("1.40"),
         side=gw.OrderSide.ASK,
         size=1,
         voided=False,
         order_id=5,
     )
+
+
+def test_a_hub_fill_runs_the_watch(account, es, time_machine):
+    from execution.gateway import hubs
+    from execution.ingest import handle_hub_event
+
+    time_machine.move_to(NOW)  # the watch reads the clock: it must be NOW's session, not today's
+    day = day_of(account)
+    day.realized_pnl_usd = Decimal("-990.00")
+    day.save()
+    trade = hub_trade(account, es, trade_id=77, at=NOW, pnl_usd="-25.00")
     handle_hub_event(connection=account.connection, event=hubs.TradeEvent(trade=trade))
     handle_hub_event(connection=account.connection, event=hubs.TradeEvent(trade=trade))
     day = account_day_get_or_open(account=account)
     assert day.realized_pnl_usd == Decimal("-1015.00")
     assert day.is_locked
     assert actions(account, "account.risk_lock") == 1
+
+
+def test_a_fill_learned_after_the_day_roll_counts_on_the_day_it_executed(account, es):
+    """A resync at 18:05 ET brings a trade executed at 16:59 ET: its loss is the old day's, and the
+    new day starts clean (its daily loss limit is not spent by yesterday's trade)."""
+    from execution.ingest import fill_record
+
+    executed_at = datetime(2026, 11, 25, 21, 59, tzinfo=UTC)  # Wednesday 16:59 ET
+    learned_at = datetime(2026, 11, 25, 23, 5, tzinfo=UTC)  # 18:05 ET: Thursday's session
+    fill_record(
+        account=account, trade=hub_trade(account, es, trade_id=78, at=executed_at, pnl_usd="-300")
+    )
+    executed_day = account_day_get_or_open(account=account, session_date=trading_date(executed_at))
+    new_day = account_day_get_or_open(account=account, session_date=trading_date(learned_at))
+    assert executed_day.session_date.isoformat() == "2026-11-25"
+    assert executed_day.realized_pnl_usd == Decimal("-300.00")
+    assert new_day.session_date.isoformat() == "2026-11-26"
+    assert new_day.realized_pnl_usd == Decimal("0.00")
 
 
 def test_flattening_a_tenant_requests_a_flatten_for_each_active_account(
