@@ -47,7 +47,7 @@ urlpatterns = [
     path("ops/health/", ops.health, name="ops_health"),
     # Accounts: Django's views with our templates (templates/registration/).
     path("signup/", auth.signup, name="signup"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path(

@@ -72,3 +72,21 @@ def test_a_malformed_flag_is_one_line_too():
 def test_check_deploy_is_clean_with_production_settings():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("proxies", "expected"),
+    [(None, "None 0"), ("0", "None 0"), ("1", "('HTTP_X_FORWARDED_PROTO', 'https') 1")],
+)
+def test_forwarded_headers_are_trusted_only_when_a_proxy_is_declared(proxies, expected):
+    """Without a declared proxy a client could send X-Forwarded-Proto: https itself (and pass the
+    HTTPS redirect) or X-Forwarded-For (and pick its address for the throttles)."""
+    env = {**PRODUCTION_ENV, **({"TRUSTED_PROXY_COUNT": proxies} if proxies else {})}
+    code = (
+        "from django.conf import settings; "
+        "print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None), "
+        "settings.REST_FRAMEWORK['NUM_PROXIES'])"
+    )
+    result = run_manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

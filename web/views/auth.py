@@ -1,15 +1,17 @@
-"""Sign-up (a new desk, or joining one through an invitation link)."""
+"""Sign-up (a new desk, or joining one through an invitation link) and the throttled login."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.core.exceptions import ValidationError
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.login_forms import ThrottledAuthenticationForm
 from web import services
 from web.forms import SignupForm
 
@@ -48,3 +50,15 @@ def signup(request: HttpRequest) -> HttpResponse:
         {"form": form, "invitation": invitation, "invite": token},
         status=status,
     )
+
+
+class ThrottledLoginView(LoginView):
+    """Django's login page behind the login throttle; a throttled attempt answers 429."""
+
+    authentication_form = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, code="throttled"):
+            response.status_code = 429
+        return response
