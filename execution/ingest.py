@@ -29,7 +29,6 @@ from execution.models import (
 from execution.orders import TERMINAL, InvalidTransition, OrderState, apply_broker_status
 from execution.realtime import publish_account_event
 from execution.services import account_day_get_or_open
-from markets.sessions import trading_date
 from markets.ticks import UnknownContract, spec_for
 
 logger = logging.getLogger(__name__)
@@ -211,10 +210,8 @@ def fill_record(*, account: TradingAccount, trade: gw.HalfTrade) -> Fill | None:
     )
     if not created:
         return fill
-    # The session the trade executed in, not the one we learn of it in: a fill replayed after the
-    # day roll belongs to the day it happened (its loss must not count against the new day's limit).
     day = AccountDay.all_tenants.select_for_update().get(
-        pk=account_day_get_or_open(account=account, session_date=trading_date(trade.created_at)).pk
+        pk=account_day_get_or_open(account=account).pk
     )
     day.realized_pnl_usd += (trade.profit_and_loss_usd or Decimal(0)).quantize(CENT)
     day.fees_usd += trade.fees_usd.quantize(CENT)

@@ -368,24 +368,6 @@ def test_a_hub_fill_runs_the_watch(account, es, time_machine):
     assert actions(account, "account.risk_lock") == 1
 
 
-def test_a_fill_learned_after_the_day_roll_counts_on_the_day_it_executed(account, es):
-    """A resync at 18:05 ET brings a trade executed at 16:59 ET: its loss is the old day's, and the
-    new day starts clean (its daily loss limit is not spent by yesterday's trade)."""
-    from execution.ingest import fill_record
-
-    executed_at = datetime(2026, 11, 25, 21, 59, tzinfo=UTC)  # Wednesday 16:59 ET
-    learned_at = datetime(2026, 11, 25, 23, 5, tzinfo=UTC)  # 18:05 ET: Thursday's session
-    fill_record(
-        account=account, trade=hub_trade(account, es, trade_id=78, at=executed_at, pnl_usd="-300")
-    )
-    executed_day = account_day_get_or_open(account=account, session_date=trading_date(executed_at))
-    new_day = account_day_get_or_open(account=account, session_date=trading_date(learned_at))
-    assert executed_day.session_date.isoformat() == "2026-11-25"
-    assert executed_day.realized_pnl_usd == Decimal("-300.00")
-    assert new_day.session_date.isoformat() == "2026-11-26"
-    assert new_day.realized_pnl_usd == Decimal("0.00")
-
-
 def test_flattening_a_tenant_requests_a_flatten_for_each_active_account(
     account, tenant_a, alice, django_capture_on_commit_callbacks
 ):
