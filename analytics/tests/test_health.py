@@ -2,10 +2,13 @@
 
 from datetime import UTC, datetime
 
+import pytest
 import redis
 from django.urls import reverse
 
 from analytics.health import hub_state_record, hub_states, market_data_stats
+
+pytestmark = pytest.mark.clock_sensitive  # bin/test-clock-instants: it reads the wall clock
 
 
 def test_hub_states_keep_the_latest_state_per_existing_login(account_a):

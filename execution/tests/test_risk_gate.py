@@ -25,7 +25,7 @@ from execution.tests.factories import InstrumentFactory, OrderFactory
 from markets.sessions import trading_date
 from strategies.tests.factories import StrategyConfigFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock_sensitive]
 
 # Wednesday 2026-11-25 10:00 ET: inside the session, before any flat-by time.
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from accounts.models import AuditEntry, BrokerConnection, NotificationChannel
 from accounts.tests.factories import BrokerConnectionFactory
 from strategies.models import StrategyConfig
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock_sensitive]
 
 
 def page_urls(desk) -> list[str]:
