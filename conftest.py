@@ -6,6 +6,10 @@ import pytest
 
 from accounts.tests.factories import MembershipFactory, TradingAccountFactory, UserFactory
 
+pytest_plugins = [
+    "tradingsite.pytest_wall_clock"
+]  # --wall-clock=ISO and the clock_sensitive marker
+
 
 @pytest.fixture
 def alice(db):

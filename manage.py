@@ -7,9 +7,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingsite.settings")
-    from django.core.management import execute_from_command_line
+    from tradingsite.startup import execute_or_explain
 
-    execute_from_command_line(sys.argv)
+    execute_or_explain(sys.argv)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,14 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts import paper
-from accounts.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdmin, visible_tenant_ids
+from accounts.admin_scoping import (
+    ReadOnlyAdminMixin,
+    RoleWriteMixin,
+    SuperuserOnlyMixin,
+    SuperuserWritesMixin,
+    TenantScopedAdmin,
+    visible_tenant_ids,
+)
 from accounts.crypto import encrypt_secret
 from accounts.models import (
     AccountPlan,
@@ -13,16 +20,22 @@ from accounts.models import (
     Membership,
     NotificationChannel,
     RiskProfile,
+    Role,
     Tenant,
     TradingAccount,
 )
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(RoleWriteMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "public_id", "created_at")
     search_fields = ("name", "slug")
     readonly_fields = ("public_id", "created_at")
+    write_roles = (Role.OWNER,)
+    tenant_lookup = "pk__in"
+
+    def row_tenant_id(self, obj: Tenant) -> int:
+        return obj.pk
 
     def get_queryset(self, request: HttpRequest):
         tenant_ids = visible_tenant_ids(request)
@@ -35,10 +48,13 @@ class TenantAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
+    """Only a desk's owners manage its members: a trader must not be able to make itself owner."""
+
     list_display = ("user", "tenant", "role", "created_at")
     list_filter = ("role", "tenant")
     search_fields = ("user__username", "user__email", "tenant__name")
     raw_id_fields = ("user",)
+    write_roles = (Role.OWNER,)
 
 
 class SecretInputForm(forms.ModelForm):
@@ -111,7 +127,7 @@ class BrokerConnectionAdmin(TenantScopedAdmin):
     readonly_fields = ("public_id", "created_at", "last_verified_at")
 
 
-class RiskProfileInline(admin.StackedInline):
+class RiskProfileInline(RoleWriteMixin, admin.StackedInline):
     model = RiskProfile
     can_delete = False
     exclude = ("tenant",)
@@ -194,7 +210,7 @@ class RiskProfileAdmin(TenantScopedAdmin):
 
 
 @admin.register(AccountPlan)
-class AccountPlanAdmin(admin.ModelAdmin):
+class AccountPlanAdmin(SuperuserWritesMixin, admin.ModelAdmin):  # firm rules are fleet-wide
     list_display = (
         "code",
         "program",
@@ -206,11 +222,6 @@ class AccountPlanAdmin(admin.ModelAdmin):
         "max_contracts",
     )
     list_filter = ("program", "mll_mode")
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser  # firm rules are fleet-wide
-
-    has_add_permission = has_delete_permission = has_change_permission
 
 
 class NotificationChannelForm(SecretInputForm):
@@ -239,3 +250,21 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_filter = ("action", "tenant")
     search_fields = ("actor_label", "action", "object_id")
     date_hierarchy = "at"
+
+
+def _superusers_only(app_labels: tuple[str, ...]) -> None:
+    """Re-register the third-party admins of the fleet's machinery as superuser-only: a staff member
+    with Django's user permissions could otherwise make itself superuser, and a beat schedule or an
+    API token belongs to no one tenant."""
+    import django.contrib.auth.admin  # noqa: F401  (registered before we wrap them)
+    import django_celery_beat.admin  # noqa: F401
+    import rest_framework.authtoken.admin  # noqa: F401
+
+    for model, model_admin in list(admin.site._registry.items()):
+        if model._meta.app_label in app_labels and not isinstance(model_admin, SuperuserOnlyMixin):
+            wrapped = type(type(model_admin).__name__, (SuperuserOnlyMixin, type(model_admin)), {})
+            admin.site.unregister(model)
+            admin.site.register(model, wrapped)
+
+
+_superusers_only(("auth", "authtoken", "django_celery_beat"))

@@ -1,6 +1,7 @@
 """Reads of tenants, members, accounts and audit entries. Every tenant read starts from for_tenant()."""
 
 import uuid
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -38,8 +39,14 @@ def membership_get(*, user: AbstractBaseUser, tenant: Tenant | int) -> Membershi
     return membership_list_for_user(user=user).filter(tenant_id=tenant_pk(tenant)).first()
 
 
-def tenant_ids_for_user(*, user: AbstractBaseUser) -> list[int]:
-    return list(membership_list_for_user(user=user).values_list("tenant_id", flat=True))
+def tenant_ids_for_user(
+    *, user: AbstractBaseUser, roles: Collection[str] | None = None
+) -> list[int]:
+    """The user's tenants; with roles, only those where the user holds one of them."""
+    memberships = membership_list_for_user(user=user)
+    if roles is not None:
+        memberships = memberships.filter(role__in=roles)
+    return list(memberships.values_list("tenant_id", flat=True))
 
 
 def trading_account_list(*, tenant: Tenant | int) -> QuerySet[TradingAccount]:

@@ -1,6 +1,8 @@
-"""System health for operators: database, Redis, worker and beat liveness, queue depths."""
+"""System health for operators: database, Redis, worker and beat liveness, queue depths (platform-wide,
+for superusers), and the broker logins' hub states (each staff member sees their own desks')."""
 
 import json
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
@@ -59,18 +61,19 @@ def hub_state_record(*, connection_id: int, hub: str, connected: bool, reason: s
     _redis().hset(hubs_key(), f"{connection_id}:{hub}", json.dumps(value))
 
 
-def hub_states() -> list[dict[str, Any]]:
-    """The last reported state of each hub of each broker login that still exists (fleet-wide:
-    the health page is for operators), with the login's name and desk."""
+def hub_states(*, tenant_ids: Collection[int] | None = None) -> list[dict[str, Any]]:
+    """The last reported state of each hub of each broker login that still exists, with the login's
+    name and desk: of the given desks only, or fleet-wide (None) for superusers."""
     from accounts.models import BrokerConnection
 
     raw_states = {}
     for key, raw in _redis().hgetall(hubs_key()).items():
         connection_id, hub = key.decode().split(":", 1)
         raw_states[(int(connection_id), hub)] = json.loads(raw)
-    logins = BrokerConnection.all_tenants.select_related("tenant").in_bulk(
-        {pk for pk, _ in raw_states}
-    )
+    logins = BrokerConnection.all_tenants.select_related("tenant")
+    if tenant_ids is not None:
+        logins = logins.filter(tenant_id__in=tenant_ids)
+    logins = logins.in_bulk({pk for pk, _ in raw_states})
     return [
         {
             "connection_id": pk,

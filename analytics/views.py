@@ -4,10 +4,11 @@ from analytics.health import system_health
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers; staff also get the details (queues, worker and beat)."""
+    """Liveness for load balancers; superusers also get the platform's details (queues, worker and
+    beat, every desk's hubs)."""
     report = system_health()
     healthy = report["database"] and report["redis"]
-    body = report if request.user.is_staff else {}
+    body = report if request.user.is_superuser else {}
     return JsonResponse(
         {"status": "ok" if healthy else "degraded", **body}, status=200 if healthy else 503
     )

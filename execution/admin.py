@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from accounts.admin_scoping import ReadOnlyAdminMixin, TenantScopedAdmin
+from accounts.admin_scoping import ReadOnlyAdminMixin, SuperuserWritesMixin, TenantScopedAdmin
 from execution.models import (
     AccountDay,
     BarCoverage,
@@ -15,7 +15,7 @@ from execution.models import (
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(admin.ModelAdmin):
+class InstrumentAdmin(SuperuserWritesMixin, admin.ModelAdmin):
     list_display = (
         "symbol",
         "name",

@@ -9,12 +9,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+
+from tradingsite.startup import SettingsError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.FileAwareEnv()  # FOO_FILE=/path/to/secret works for every variable
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+
+
+_missing: list[str] = []  # every missing secret is named at once, not one per attempt
 
 
 def _required(name: str, *, debug_default: str, debug: bool) -> str:
@@ -24,9 +28,8 @@ def _required(name: str, *, debug_default: str, debug: bool) -> str:
         return value
     if debug:
         return debug_default
-    raise ImproperlyConfigured(
-        f"Set the {name} environment variable (required when DJANGO_DEBUG is off)."
-    )
+    _missing.append(name)
+    return ""
 
 
 # --- Core -------------------------------------------------------------------------------------
@@ -39,7 +42,7 @@ def _strict_bool(name: str, *, default: bool) -> bool:
         return True
     if raw in {"0", "false", "no", "off"}:
         return False
-    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}.")
+    raise SettingsError(f"{name} must be true or false, got {raw!r}.")
 
 
 DEBUG = _strict_bool("DJANGO_DEBUG", default=False)
@@ -50,9 +53,7 @@ ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else []
 )
 if not DEBUG and not ALLOWED_HOSTS:
-    raise ImproperlyConfigured(
-        "Set DJANGO_ALLOWED_HOSTS (comma-separated) when DJANGO_DEBUG is off."
-    )
+    _missing.append("DJANGO_ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -176,8 +177,11 @@ BROKER_CREDENTIALS_KEYS = env.list(
     "BROKER_CREDENTIALS_KEYS", default=[DEV_BROKER_CREDENTIALS_KEY] if DEBUG else []
 )
 if not BROKER_CREDENTIALS_KEYS:
-    raise ImproperlyConfigured(
-        "Set BROKER_CREDENTIALS_KEYS (Fernet keys, comma-separated, newest first) when DJANGO_DEBUG is off."
+    _missing.append("BROKER_CREDENTIALS_KEYS")
+if _missing:
+    raise SettingsError(
+        f"Set {', '.join(_missing)} in the environment (required when DJANGO_DEBUG is off; "
+        "README.md, Settings, says what each holds), or DJANGO_DEBUG=True for local development."
     )
 
 
@@ -187,11 +191,11 @@ def _refuse_development_secrets() -> None:
     if DEBUG:
         return
     if SECRET_KEY == DEV_SECRET_KEY:
-        raise ImproperlyConfigured(
+        raise SettingsError(
             "DJANGO_SECRET_KEY is the development key, which is public; set a secret one."
         )
     if DEV_BROKER_CREDENTIALS_KEY in BROKER_CREDENTIALS_KEYS:
-        raise ImproperlyConfigured(
+        raise SettingsError(
             "BROKER_CREDENTIALS_KEYS contains the development key, which is public: prepend a new "
             "Fernet key, run `manage.py rotate_credentials`, then remove the development key."
         )
@@ -322,7 +326,21 @@ CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many reverse proxies stand in front of the web process. 0: X-Forwarded-* headers come from the
+# client and are ignored (they could be forged); N: the address the outermost proxy saw is the client's
+# (login throttles, API throttles), and X-Forwarded-Proto from the proxy says whether it was HTTPS.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise SettingsError("TRUSTED_PROXY_COUNT must be 0 or more.")
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT  # the API throttles' client address
+if TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Login throttle (accounts/login_throttle.py): failed logins counted on the cache ----------------
+LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", default=5)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=20)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
+LOGIN_THROTTLE_KEY_PREFIX = "login-fail"
 
 # --- Logging: secrets never reach a log (accounts/logging.py) -----------------------------------
 # The web, the hubs, and Celery's workers and beat alike (tradingsite/celery.py: use_django_logging).

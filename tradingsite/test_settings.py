@@ -38,3 +38,5 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Market-data hot layer: a run's own keys, so a day cached by an earlier run is never served.
 MARKETDATA_CACHE_PREFIX = f"mdc-test-{_WORKER}-{os.getpid()}-{time.time_ns()}"
 HEALTH_KEY_PREFIX = f"health-test-{_WORKER}"  # hub states and price feeds the hubs process reports
+# Login failures: a run's own counters, so failures left by an earlier run never throttle this one.
+LOGIN_THROTTLE_KEY_PREFIX = f"login-fail-test-{_WORKER}-{os.getpid()}-{time.time_ns()}"

@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.login_forms import ThrottledAdminAuthenticationForm
 from analytics import views as analytics_views
 
 admin.site.site_header = "Trading operations console"
 admin.site.site_title = "Trading operations"
+admin.site.login_form = ThrottledAdminAuthenticationForm  # the same login throttle as the web login
 
 urlpatterns = [
     path("healthz", analytics_views.healthz, name="healthz"),

@@ -54,7 +54,7 @@ urlpatterns = [
     path("signup/", auth.signup, name="signup"),
     path("signup/verify/<str:token>/", auth.email_verify, name="email_verify"),
     path("invitations/<str:token>/", auth.invitation_open, name="invitation_open"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path(

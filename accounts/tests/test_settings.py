@@ -47,6 +47,29 @@ def test_malformed_debug_flag_is_refused():
     assert "DJANGO_DEBUG" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["check", "migrate", "runhubs"])
+def test_a_bare_start_answers_with_one_line_saying_what_to_set(command):
+    """No DJANGO_DEBUG and no secrets: one line on stderr naming every secret and the way out, not a
+    traceback; nothing on stdout."""
+    result = run_manage(command, env={"DJANGO_SETTINGS_MODULE": "tradingsite.settings"})
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "BROKER_CREDENTIALS_KEYS"):
+        assert name in lines[0]
+    assert "DJANGO_DEBUG=True" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_flag_is_one_line_too():
+    result = run_manage("migrate", env={**PRODUCTION_ENV, "DJANGO_DEBUG": "maybe"})
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        "manage.py: DJANGO_DEBUG must be true or false, got 'maybe'."
+    ]
+
+
 def test_check_deploy_is_clean_with_production_settings():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr + result.stdout
@@ -82,3 +105,21 @@ def test_the_development_secrets_still_work_under_debug():
     result = run_manage("check", env={**env, "DJANGO_DEBUG": "True"})
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("proxies", "expected"),
+    [(None, "None 0"), ("0", "None 0"), ("1", "('HTTP_X_FORWARDED_PROTO', 'https') 1")],
+)
+def test_forwarded_headers_are_trusted_only_when_a_proxy_is_declared(proxies, expected):
+    """Without a declared proxy a client could send X-Forwarded-Proto: https itself (and pass the
+    HTTPS redirect) or X-Forwarded-For (and pick its address for the throttles)."""
+    env = {**PRODUCTION_ENV, **({"TRUSTED_PROXY_COUNT": proxies} if proxies else {})}
+    code = (
+        "from django.conf import settings; "
+        "print(getattr(settings, 'SECURE_PROXY_SSL_HEADER', None), "
+        "settings.REST_FRAMEWORK['NUM_PROXIES'])"
+    )
+    result = run_manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

@@ -15,6 +15,9 @@ from accounts.tests.test_api_support import API, World, _fresh_throttles, api, w
 from execution.models import AccountDay, Fill, OrderSide
 from execution.selectors import DayPnl, pnl_totals
 
+pytestmark = pytest.mark.clock_sensitive  # bin/test-clock-instants: it reads the wall clock
+
+
 FIXTURES = (_fresh_throttles, api, world)  # shared fixtures, imported by name for pytest
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -2,10 +2,13 @@
 
 from datetime import UTC, datetime
 
+import pytest
 import redis
 from django.urls import reverse
 
 from analytics.health import hub_state_record, hub_states, market_data_stats
+
+pytestmark = pytest.mark.clock_sensitive  # bin/test-clock-instants: it reads the wall clock
 
 
 def test_hub_states_keep_the_latest_state_per_existing_login(account_a):
@@ -30,11 +33,62 @@ def test_market_data_stats_sum_every_login(settings):
 
 
 def test_health_page_shows_hubs_and_cache(client, django_user_model, account_a):
-    staff = django_user_model.objects.create_user("ops", password="x", is_staff=True)
-    client.force_login(staff)
+    ops = django_user_model.objects.create_superuser("ops", password="x")
+    client.force_login(ops)
     hub_state_record(
         connection_id=account_a.connection.pk, hub="market", connected=True, reason=None
     )
     html = client.get(reverse("ops_health")).content.decode()
     assert f"Desk A · {account_a.connection.name} · market" in html
     assert 'id="market-data"' in html
+
+
+def test_a_staff_member_sees_only_their_own_desks_logins_and_errors(
+    client, alice, account_a, account_b
+):
+    """Staff of desk A (not superuser): desk A's login and its error; not desk B's login or error,
+    and none of the platform's figures (services, queues, cache, broker latency)."""
+    alice.is_staff = True
+    alice.save()
+    client.force_login(alice)
+    mine, theirs = account_a.connection, account_b.connection
+    hub_state_record(connection_id=mine.pk, hub="user", connected=False, reason="token expired")
+    hub_state_record(connection_id=theirs.pk, hub="user", connected=False, reason="secret-b down")
+    response = client.get(reverse("ops_health"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"Desk A · {mine.name} · user" in html
+    assert "token expired" in html
+    assert "Desk B" not in html
+    assert "secret-b down" not in html
+    assert [h["connection_id"] for h in response.context["report"]["hubs"]] == [mine.pk]
+    for platform_only in (
+        'id="h-database"',
+        'id="market-data"',
+        "Queue depths",
+        "Broker API latency",
+    ):
+        assert platform_only not in html
+
+
+def test_a_superuser_sees_every_desks_logins(client, django_user_model, account_a, account_b):
+    client.force_login(django_user_model.objects.create_superuser("ops", password="x"))
+    for account in (account_a, account_b):
+        hub_state_record(
+            connection_id=account.connection.pk, hub="user", connected=True, reason=None
+        )
+    html = client.get(reverse("ops_health")).content.decode()
+    assert f"Desk A · {account_a.connection.name} · user" in html
+    assert f"Desk B · {account_b.connection.name} · user" in html
+    assert 'id="h-database"' in html
+
+
+def test_healthz_details_are_for_superusers(client, django_user_model, account_a):
+    hub_state_record(connection_id=account_a.connection.pk, hub="user", connected=True, reason=None)
+    staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+    client.force_login(staff)
+    assert set(client.get("/healthz").json()) == {"status"}
+    client.force_login(django_user_model.objects.create_superuser("ops", password="x"))
+    report = client.get("/healthz").json()
+    assert {"status", "queues", "worker_and_beat", "hubs"} <= set(report)
+    assert account_a.connection.pk in {h["connection_id"] for h in report["hubs"]}

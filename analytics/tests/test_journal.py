@@ -11,6 +11,8 @@ from analytics.models import JournalNote
 from execution.models import Fill, OrderSide
 from execution.tests.factories import InstrumentFactory
 
+pytestmark = pytest.mark.clock_sensitive  # bin/test-clock-instants: it reads the wall clock
+
 
 @pytest.fixture
 def fill_a(account_a):

@@ -15,7 +15,7 @@ from execution.models import AccountDay, Fill, OrderSide, OrderStatus, Position
 from execution.tests.factories import OrderFactory
 
 FIXTURES = (_fresh_throttles, api, world)  # shared fixtures, imported by name for pytest
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock_sensitive]
 NEW_YORK = ZoneInfo("America/New_York")
 
 

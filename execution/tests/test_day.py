@@ -18,6 +18,8 @@ from markets.sessions import at_et
 from simulator.testing import running_simulator
 from strategies.tests.factories import StrategyConfigFactory
 
+pytestmark = pytest.mark.clock_sensitive  # bin/test-clock-instants: it reads the wall clock
+
 
 def et(day: date, hour: int, minute: int = 0) -> datetime:
     return at_et(day, time(hour, minute))

@@ -26,7 +26,7 @@ from execution.tests.factories import InstrumentFactory, OrderFactory
 from markets.sessions import trading_date
 from strategies.tests.factories import StrategyConfigFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock_sensitive]
 
 # Wednesday 2026-11-25 10:00 ET: inside the session, before any flat-by time.
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
@@ -334,27 +334,33 @@ def test_intraday_mode_trails_the_floor_with_the_equity_high(account):
     assert day.mll_floor_usd == Decimal("48600.00")  # never lowered
 
 
-def test_a_hub_fill_runs_the_watch(account, es):
-    from execution.gateway import hubs
+def hub_trade(account, instrument, *, trade_id: int, at: datetime, pnl_usd: str):
     from execution.gateway import types as gw
-    from execution.ingest import handle_hub_event
 
-    day = day_of(account)
-    day.realized_pnl_usd = Decimal("-990.00")
-    day.save()
-    trade = gw.HalfTrade(
-        id=77,
+    return gw.HalfTrade(
+        id=trade_id,
         account_id=account.projectx_account_id,
-        contract_id=es.contract_id,
-        created_at=datetime.now(UTC),
+        contract_id=instrument.contract_id,
+        created_at=at,
         price=Decimal("5000"),
-        profit_and_loss_usd=Decimal("-25.00"),
+        profit_and_loss_usd=Decimal(pnl_usd),
         fees_usd=Decimal("1.40"),
         side=gw.OrderSide.ASK,
         size=1,
         voided=False,
         order_id=5,
     )
+
+
+def test_a_hub_fill_runs_the_watch(account, es, time_machine):
+    from execution.gateway import hubs
+    from execution.ingest import handle_hub_event
+
+    time_machine.move_to(NOW)  # the watch reads the clock: it must be NOW's session, not today's
+    day = day_of(account)
+    day.realized_pnl_usd = Decimal("-990.00")
+    day.save()
+    trade = hub_trade(account, es, trade_id=77, at=NOW, pnl_usd="-25.00")
     handle_hub_event(connection=account.connection, event=hubs.TradeEvent(trade=trade))
     handle_hub_event(connection=account.connection, event=hubs.TradeEvent(trade=trade))
     day = account_day_get_or_open(account=account)

@@ -148,6 +148,7 @@ def audited(account, action: str) -> int:
     return AuditEntry.objects.for_tenant(account.tenant).filter(action=action).count()
 
 
+@pytest.mark.clock_sensitive  # reads the wall clock (session_now, datetime.now)
 def test_a_caller_chosen_tag_makes_submit_idempotent(sim, account, client, es):
     first = trading.order_submit(
         tenant=account.tenant,
@@ -193,6 +194,7 @@ def test_the_first_fill_of_an_entry_cancels_the_rest_of_its_oco_group(sim, accou
     assert broker_orders(sim, sell.custom_tag)[0].status == 3  # and never filled
 
 
+@pytest.mark.clock_sensitive  # reads the wall clock (session_now)
 def test_a_bracket_goes_from_submit_to_fill_to_flat(sim, account, client, es):
     entry = submit(account, es, stop_loss_ticks=8, take_profit_ticks=12)
     entry = trading.order_send(order=entry)
@@ -316,6 +318,7 @@ def test_an_uncertain_placement_too_old_to_resend_is_given_up(sim, account, clie
     assert broker_orders(sim, order.custom_tag) == []
 
 
+@pytest.mark.clock_sensitive  # reads the wall clock (session_now, datetime.now)
 def test_a_worker_dying_between_sending_and_recording_leaves_one_order(sim, account, client, es):
     order = submit(account, es)
     # The crash point: claimed and sent, then the process dies before recording the reply.
@@ -333,6 +336,7 @@ def test_a_worker_dying_between_sending_and_recording_leaves_one_order(sim, acco
     assert audited(account, "order.recovered") == 1
 
 
+@pytest.mark.clock_sensitive  # reads the wall clock (session_now, datetime.now)
 def test_reconciliation_finds_an_order_sent_by_a_dead_worker(sim, account, client, es):
     order = submit(account, es)
     Order.objects.for_tenant(account.tenant).filter(pk=order.pk).update(
@@ -391,6 +395,7 @@ def test_cancel_and_modify_a_working_limit_order(sim, account, client, es):
     assert broker_orders(sim, order.custom_tag)[0].status == 3
 
 
+@pytest.mark.clock_sensitive  # reads the wall clock (session_now, datetime.now)
 def test_duplicate_and_out_of_order_fill_events_count_once(sim, account, client, es):
     order = trading.order_send(order=submit(account, es, size=2))
     sim.step(1)
@@ -503,6 +508,7 @@ def test_a_real_worker_killed_mid_send_leaves_one_order_after_reconciliation(
     assert len(broker_orders(sim)) == 1
 
 
+@pytest.mark.clock_sensitive  # reads the wall clock (session_now, datetime.now)
 def test_a_send_task_lost_with_the_broker_is_queued_again_by_reconciliation(
     sim, account, client, es
 ):

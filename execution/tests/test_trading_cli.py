@@ -12,6 +12,9 @@ from accounts.models import AuditEntry
 from execution.models import Order, OrderStatus, Position
 from execution.tests.factories import InstrumentFactory, OrderFactory
 
+pytestmark = pytest.mark.clock_sensitive  # bin/test-clock-instants: it reads the wall clock
+
+
 TRADING_HOURS = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 New York
 
 

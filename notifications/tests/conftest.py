@@ -1,13 +1,14 @@
 """A local webhook receiver, notification settings pointed at it, and channel helpers."""
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
 from accounts.models import NotificationChannel, Tenant
 from accounts.services import notification_channel_create
+from notifications import ratelimits
 from notifications.tests.receiver import WebhookReceiver
 
 
@@ -18,12 +19,22 @@ def receiver() -> Iterator[WebhookReceiver]:
     server.close()
 
 
+def close_rate_limit_windows() -> None:
+    """Every rate-limit window opened so far closes: the limiter moves to a fresh key space.
+
+    Not cache.clear(): that flushes the whole Redis cache database, so a test in the other xdist
+    worker (or another test run) lost its open window mid-test and posted too early.
+    """
+    ratelimits._PREFIX = f"notifications:discord:not-before:test-{uuid.uuid4().hex}:"
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
-    """Rate-limit windows live in Redis (db 9 for this suite); no window leaks between tests."""
-    cache.clear()
+    """Rate-limit windows live in the shared Redis cache; no window leaks between tests."""
+    original = ratelimits._PREFIX
+    close_rate_limit_windows()
     yield
-    cache.clear()
+    ratelimits._PREFIX = original
 
 
 @pytest.fixture

@@ -2,13 +2,13 @@
 posted at most once, and a delivery's status tells the truth about what Discord accepted."""
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notifications import services
 from notifications.models import DeliveryStatus, NotificationDelivery
+from notifications.tests.conftest import close_rate_limit_windows
 from notifications.tests.receiver import Reply
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def lifecycle(receiver, make_channel, tenant_a, notif_settings):
 def test_an_alert_is_posted_at_most_once_and_its_status_is_truthful(lifecycle, answers, runs):
     receiver, tenant = lifecycle
     receiver.reset()
-    cache.clear()
+    close_rate_limit_windows()
     receiver.script(*(REPLIES[a] for a in answers))
     [delivery_id] = services.notify(
         tenant_id=tenant.pk, event="fill", title="Bought 1 ES", body="", fields={}
@@ -67,7 +67,7 @@ def test_an_alert_is_posted_at_most_once_and_its_status_is_truthful(lifecycle, a
             requests_when_terminal = len(receiver.received)
         # Time passes: the deferred retry becomes due and rate-limit windows close.
         rows.filter(pk=delivery_id).update(next_attempt_at=timezone.now())
-        cache.clear()
+        close_rate_limit_windows()
 
     row = rows.get(pk=delivery_id)
     accepted = [r for r in receiver.received if 200 <= r.status < 300]

@@ -19,7 +19,7 @@ from notifications.services import InvalidNotification, notify
 from notifications.tasks import delivery_send_task
 from notifications.tests.receiver import Reply
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock_sensitive]
 
 TOKEN = "tok-SeCrEt_4f9a"
 

@@ -16,6 +16,9 @@ from web import selectors
 from web.selectors import Gauge
 from web.templatetags.web_format import price, signed_usd, usd
 
+pytestmark = pytest.mark.clock_sensitive  # bin/test-clock-instants: it reads the wall clock
+
+
 money = st.decimals(min_value=-100_000, max_value=100_000, places=2, allow_nan=False)
 limits = st.decimals(min_value=Decimal("0.01"), max_value=100_000, places=2, allow_nan=False)
 shares = st.decimals(min_value=Decimal("0.001"), max_value=1, places=3, allow_nan=False)

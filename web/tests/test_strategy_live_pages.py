@@ -15,7 +15,7 @@ from accounts.tests.factories import TradingAccountFactory
 from execution.tests.factories import InstrumentFactory
 from strategies.models import DecisionStatus, StrategyConfig, StrategyDecision, StrategyRuntime
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock_sensitive]
 
 SUMMER = datetime(2026, 7, 1, 13, 30, 5, tzinfo=UTC)  # 09:30:05 in New York (EDT)
 

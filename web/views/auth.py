@@ -1,12 +1,13 @@
 """Sign-up (a new desk, or joining one through an invitation link), the invitation page where its
-recipient accepts or declines, and the email-verification link."""
+recipient accepts or declines, the email-verification link, and the throttled login."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import invitations
 from accounts.links import verify_link_for
+from accounts.login_forms import ThrottledAuthenticationForm
 from accounts.middleware import SESSION_KEY
 from accounts.signup import signup as signup_service
 from web.forms import SignupForm
@@ -110,3 +112,15 @@ def email_verify(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("dashboard")
     messages.success(request, f"{record.email} is confirmed.")
     return redirect("dashboard")
+
+
+class ThrottledLoginView(LoginView):
+    """Django's login page behind the login throttle; a throttled attempt answers 429."""
+
+    authentication_form = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, code="throttled"):
+            response.status_code = 429
+        return response

@@ -1,4 +1,6 @@
-"""System health for operators (staff): database, Redis, worker and beat, queues, broker latency."""
+"""System health for operators (staff). Superusers see the platform: database, Redis, worker and beat,
+queues, the market-data cache, broker latency and every desk's hubs; other staff see only the broker
+logins of their own desks (their names and errors are the desks' business, not each other's)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from analytics.health import system_health
+from accounts.selectors import tenant_ids_for_user
+from analytics.health import hub_states, system_health
 from web.permissions import staff_required
 
 
@@ -34,15 +37,30 @@ def broker_latency() -> tuple[list, str]:
 @staff_required
 @require_GET
 def health(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_superuser:
+        return _desk_health(request)
     report = system_health()
     endpoints, latency_error = broker_latency() if report["redis"] else ([], "Redis is down.")
     return render(
         request,
         "web/health.html",
         {
+            "is_platform": True,
             "report": report,
             "healthy": report["database"] and report["redis"] and report["worker_and_beat"],
             "endpoints": endpoints,
             "latency_error": latency_error,
         },
+    )
+
+
+def _desk_health(request: HttpRequest) -> HttpResponse:
+    try:
+        hubs, hubs_error = hub_states(tenant_ids=tenant_ids_for_user(user=request.user)), ""
+    except redis.RedisError as exc:
+        hubs, hubs_error = [], f"Redis is unreachable: {type(exc).__name__}."
+    return render(
+        request,
+        "web/health.html",
+        {"is_platform": False, "report": {"hubs": hubs}, "hubs_error": hubs_error},
     )
