@@ -254,11 +254,10 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
 def _superusers_only(app_labels: tuple[str, ...]) -> None:
     """Re-register the third-party admins of the fleet's machinery as superuser-only: a staff member
-    with Django's user permissions could otherwise make itself superuser, and a beat schedule or an
-    API token belongs to no one tenant."""
+    with Django's user permissions could otherwise make itself superuser, and a beat schedule belongs
+    to no one tenant. (API tokens have no admin page: a user lists and revokes their own.)"""
     import django.contrib.auth.admin  # noqa: F401  (registered before we wrap them)
     import django_celery_beat.admin  # noqa: F401
-    import rest_framework.authtoken.admin  # noqa: F401
 
     for model, model_admin in list(admin.site._registry.items()):
         if model._meta.app_label in app_labels and not isinstance(model_admin, SuperuserOnlyMixin):
@@ -267,4 +266,4 @@ def _superusers_only(app_labels: tuple[str, ...]) -> None:
             admin.site.register(model, wrapped)
 
 
-_superusers_only(("auth", "authtoken", "django_celery_beat"))
+_superusers_only(("auth", "django_celery_beat"))

@@ -6,13 +6,13 @@ from logging.config import dictConfig
 
 from celery import Celery
 from celery.signals import setup_logging, worker_ready
-from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingsite.settings")
+# Nothing here may read a setting at import: manage.py imports this package before it can explain a
+# missing setting in one line (tradingsite/startup.py).
 
 app = Celery("tradingsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in app.conf.task_queues_order]
 app.autodiscover_tasks()
 
 

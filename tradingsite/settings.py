@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 from tradingsite.startup import SettingsError
 
@@ -255,6 +256,7 @@ CELERY_TASK_DEFAULT_QUEUE = "normal"
 # `worker_default` takes normal and low (syncs, the day roll, notifications); `worker_batch` takes
 # backtests (runs and sweep cells, limited per tenant: strategies/backtests.py) and housekeeping.
 CELERY_TASK_QUEUES_ORDER = ["critical", "high", "normal", "low", "backtests", "background"]
+CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_TASK_QUEUES_ORDER]
 CELERY_TASK_ROUTES = {
     "execution.account_*": {"queue": "critical"},  # flatten, cancel-all: the kill switch
     "execution.day_flatten_due": {"queue": "critical"},
@@ -265,6 +267,7 @@ CELERY_TASK_ROUTES = {
     "strategies.*": {"queue": "normal"},
     "analytics.*": {"queue": "low"},
     "*.cleanup_*": {"queue": "background"},
+    "chatops.cleanup": {"queue": "background"},
     "notifications.*": {"queue": "low"},
 }
 # Per desk: unfinished backtests (queued or running; a sweep counts its cells) and how many of them are

@@ -147,7 +147,6 @@ def test_only_superusers_edit_instruments(client, tenant_a, admin_user):
     [
         "admin:auth_user_changelist",
         "admin:auth_group_changelist",
-        "admin:authtoken_tokenproxy_changelist",
         "admin:django_celery_beat_periodictask_changelist",
     ],
 )
