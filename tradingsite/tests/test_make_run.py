@@ -1,23 +1,18 @@
 """`make run`'s script brings up the whole product on embedded defaults, and a person can log in.
 
-Starts bin/run exactly as a newcomer would (no DATABASE_URL, no REDIS_URL: SQLite and a private Redis),
-then drives Debian's Chromium through Playwright: log in as the demo trader, see the dashboard and the
-admin console, and check that worker and beat are alive through the health endpoint.
+Starts bin/run exactly as a newcomer would (no DATABASE_URL, no REDIS_URL: the embedded PostgreSQL and a
+private Redis), then drives Debian's Chromium through Playwright: log in as the demo trader, see the
+dashboard and the admin console, and check that worker and beat are alive through the health endpoint.
 """
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tradingsite.tests.stack import running_stack
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -33,60 +28,11 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.xdist_group("make_run")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310  (loopback URL we built)
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
-
-
 @pytest.fixture(scope="module")
 def running_product(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))
-    }
-    env.update(
-        RUN_DIR=str(run_dir),
-        PORT=str(port),
-        SIMULATOR_PORT=str(free_port()),
-        RUN_REDIS_PORT=str(free_port()),
-        CELERY_CONCURRENCY="1",
-    )
-    log = (run_dir / "run.log").open("w")
-    process = subprocess.Popen(
-        [str(ROOT / "bin" / "run")],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/healthz", timeout=180)
-        yield base, run_dir
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        pidfile = run_dir / "redis.pid"
-        if pidfile.exists():
-            os.kill(int(pidfile.read_text()), signal.SIGTERM)
-        log.close()
+    with running_stack(run_dir) as stack:
+        yield stack.base_url, run_dir
 
 
 @pytest.fixture(scope="module")
