@@ -18,4 +18,7 @@ if os.environ.get("STACK_CLOCK_START"):
 
     _start = datetime.fromisoformat(os.environ["STACK_CLOCK_START"])
     _elapsed = time.time() - float(os.environ["STACK_CLOCK_ANCHOR"])
-    time_machine.travel(_start + timedelta(seconds=_elapsed), tick=True).start()
+    _traveller = time_machine.travel(_start + timedelta(seconds=_elapsed), tick=True).start()
+    # time-machine starts the ticking at the first reading, not at start(): read now, or a process
+    # that first asks the time after a slow start-up would run behind the others by that long.
+    _traveller.time_ns()
