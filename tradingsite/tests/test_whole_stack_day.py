@@ -177,12 +177,17 @@ def test_a_trading_morning_of_the_whole_stack(stack):
         assert et(entry["submitted_at"]).strftime("%H:%M") == "09:30", entry
         assert entry["broker_id"], entry
         assert entry["acknowledged_at"], entry
+        # Each a bracket: the hubs stored the broker's stop-loss and take-profit under the entry.
+        children = {
+            o["role"] for o in day["orders"] if o["parent"] == entry["tag"] and o["broker_id"]
+        }
+        assert children == {"stop_loss", "take_profit"}, day["orders"]
     placed = [d for d in day["decisions"] if d["action"] == "place"]
     assert {et(d["decided_at"]).strftime("%H:%M") for d in placed} == {"09:30"}
     assert all(d["status"] == "done" for d in placed), placed
 
-    # OCO, as far as the random walk goes before 09:31: one fill cancels the other entry, the filled
-    # entry is protected by its stop-loss at the broker, and the 09:32 flatten closes the position.
+    # OCO, as far as the random walk goes before 09:31: one fill cancels the other entry, and the 09:32
+    # flatten closes the position.
     # Without a fill, the strategy cancels both entries when the entry window closes at 09:31.
     by_action = {d["action"]: d for d in day["decisions"]}
     assert all(d["status"] in ("noted", "done") for d in day["decisions"]), day["decisions"]
@@ -191,8 +196,6 @@ def test_a_trading_morning_of_the_whole_stack(stack):
         (entry,) = filled
         (other,) = [o for o in entries if o is not entry]
         assert other["status"] == "cancelled", other
-        stops = [o for o in day["orders"] if o["parent"] == entry["tag"]]
-        assert any(o["role"] == "stop_loss" and o["broker_id"] for o in stops), stops
         assert et(by_action["flatten"]["decided_at"]).strftime("%H:%M") == "09:32"
     else:
         assert {o["status"] for o in entries} == {"cancelled"}, entries
