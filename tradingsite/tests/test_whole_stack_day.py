@@ -8,13 +8,13 @@ time too, so its demo market is a random walk up to 09:27 that then runs in real
 The demo trader switches the breakout on for the paper account through the REST API; beat, the worker
 and the hubs do the rest. Checked through the operator command line (`manage.py trading ...`), the
 database and every process's log, up to 09:33: the overnight range is recorded at 09:30, both entries
-go out at 09:30 and the broker acknowledges them, a desk step ran in every minute, no process met
-"database is locked" or a traceback, and the account is flat with nothing working at the end.
+go out at 09:30 as brackets and the broker acknowledges them, a desk step ran in every minute, no
+process met "database is locked" or a traceback, and the account is flat with nothing working at the end.
 
 The day is compressed to fit in six minutes: entries are cancelled at 09:31 (entry_window_end) and the
 strategy flattens at 09:32 (flatten_at). The random walk decides whether an entry fills before 09:31; if
-one does, the other is cancelled (OCO), the fill has its stop-loss at the broker and the 09:32 flatten
-closes the position; if none does, the strategy cancels both at 09:31.
+one does, the other is cancelled (OCO) and the 09:32 flatten closes the position; if none does, the
+strategy cancels both at 09:31.
 
 Parameters until the demo market carries 30+ sessions of history (H3): the simulator keeps 7 days of
 history, the breakout uses atr_period=2, and stop_atr=0.1 keeps the random walk's wide ATR within the
