@@ -47,10 +47,12 @@ class Stack:
     run_dir: Path
     env: dict[str, str]  # what its processes run with, including the database bin/run chose
 
+    log_path: Path
+
     @property
     def log(self) -> str:
         """Every process's output so far (honcho prefixes each line with the process name)."""
-        return (self.run_dir / "run.log").read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")
 
     def manage(self, *args: str) -> str:
         """A `manage.py` command run as an operator would run it beside the stack."""
@@ -91,9 +93,10 @@ def stack_env(run_dir: Path, extra: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def running_stack(run_dir: Path, **extra_env: str) -> Iterator[Stack]:
+def running_stack(run_dir: Path, *, log_name: str = "run.log", **extra_env: str) -> Iterator[Stack]:
     env = stack_env(run_dir, extra_env)
-    log = (run_dir / "run.log").open("w")
+    log_path = run_dir / log_name
+    log = log_path.open("w")
     process = subprocess.Popen(
         [str(ROOT / "bin" / "run")],
         cwd=ROOT,
@@ -105,7 +108,7 @@ def running_stack(run_dir: Path, **extra_env: str) -> Iterator[Stack]:
     base_url = f"http://127.0.0.1:{env['PORT']}"
     try:
         wait_for(f"{base_url}/healthz", timeout=STARTUP_SECONDS)
-        yield Stack(base_url, run_dir, _operator_env(env, run_dir))
+        yield Stack(base_url, run_dir, _operator_env(env, run_dir), log_path)
     finally:
         postgres_left_running = stop_stack(process, run_dir)
         log.close()

@@ -1,5 +1,8 @@
 """`make run`'s script brings up the whole product on embedded defaults, and a person can log in.
 
+The product is started, stopped and started again in the same folder: the second run finds the first
+run's PostgreSQL data (bin/run stopped the server cleanly; the helper asserts it).
+
 Starts bin/run exactly as a newcomer would (no DATABASE_URL, no REDIS_URL: the embedded PostgreSQL and a
 private Redis), then drives Debian's Chromium through Playwright: log in as the demo trader, see the
 dashboard and the admin console, and check that worker and beat are alive through the health endpoint.
@@ -29,10 +32,27 @@ pytestmark = pytest.mark.xdist_group("make_run")
 
 
 @pytest.fixture(scope="module")
-def running_product(tmp_path_factory):
+def second_run(tmp_path_factory):
+    """`make run` started, stopped (as Ctrl-C would) and started again in the same folder."""
     run_dir = tmp_path_factory.mktemp("run")
+    with running_stack(run_dir, log_name="first-run.log"):
+        pass
     with running_stack(run_dir) as stack:
-        yield stack.base_url, run_dir
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def running_product(second_run):
+    return second_run.base_url, second_run.run_dir
+
+
+def test_the_second_run_keeps_the_first_runs_database(second_run):
+    first = (second_run.run_dir / "first-run.log").read_text()
+    assert "Created demo desk 'Demo Desk'" in first
+    assert "Applying accounts.0001_initial" in first
+    # The same PostgreSQL data folder, found and started again: nothing to migrate, the desk is kept.
+    assert "Kept demo desk 'Demo Desk'" in second_run.log
+    assert "No migrations to apply" in second_run.log
 
 
 @pytest.fixture(scope="module")
