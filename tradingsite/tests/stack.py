@@ -132,10 +132,10 @@ def _operator_env(env: dict[str, str], run_dir: Path) -> dict[str, str]:
 
 
 def stop_stack(process: subprocess.Popen, run_dir: Path) -> bool:
-    """SIGTERM to bin/run's group, as Ctrl-C would: honcho stops every process, then bin/run stops
-    its PostgreSQL. The private Redis is left running by design; the test stops it. Says whether
+    """SIGINT to bin/run's process group, as Ctrl-C in its terminal: honcho stops every process (the
+    worker shuts down warm; its pool ignores SIGINT), then bin/run stops its PostgreSQL. The private Redis is left running by design; the test stops it. Says whether
     PostgreSQL was still running afterwards (then it is stopped here)."""
-    os.killpg(process.pid, signal.SIGTERM)
+    os.killpg(process.pid, signal.SIGINT)
     try:
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:

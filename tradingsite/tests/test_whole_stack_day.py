@@ -42,15 +42,17 @@ DAY = date(2026, 3, 10)  # a Tuesday, an ordinary CME session
 CLOCK_START = at_et(DAY, wall_time(9, 27))
 LAST_WARM_UP = at_et(DAY, wall_time(9, 29))  # the breakout must be on before this step
 OPEN = at_et(DAY, wall_time(9, 30))
+ENTRY_WINDOW_END, FLATTEN_AT = wall_time(9, 31), wall_time(9, 32)  # the compressed day
 WATCH_UNTIL = at_et(DAY, wall_time(9, 33))
 BREAKOUT_PARAMS = {
     "atr_period": 2,
     "stop_atr": "0.1",
-    "entry_window_end": "09:31",
-    "flatten_at": "09:32",
+    "entry_window_end": f"{ENTRY_WINDOW_END:%H:%M}",
+    "flatten_at": f"{FLATTEN_AT:%H:%M}",
 }
 SIMULATOR_OPTIONS = "--history-minutes 10080"
 CLOCK_DIR = ROOT / "tradingsite" / "tests" / "stack_clock"
+TROUBLE = ("database is locked", "Traceback", "Discarding revoked task")  # a step lost or a crash
 CELERY_TASK_LINE = re.compile(
     r"\[(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+: INFO/\S+\] Task (?P<task>[\w.]+)\[[^\]]+\] "
     r"(?P<outcome>succeeded|raised|retry)"
@@ -76,16 +78,6 @@ class StackClock:
 
     def sleep_until(self, moment: datetime) -> None:
         time.sleep(max(0.0, (moment - self.now()).total_seconds()))
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    clock = StackClock(CLOCK_START)
-    run_dir = tmp_path_factory.mktemp("stack")
-    with running_stack(
-        run_dir, CELERY_CONCURRENCY="2", SIMULATOR_OPTIONS=SIMULATOR_OPTIONS, **clock.env()
-    ) as running:
-        yield running, clock
 
 
 def et(iso: str | None) -> datetime:
@@ -140,8 +132,20 @@ def desk_step_minutes(log: str) -> tuple[set[datetime], list[str]]:
     return succeeded, failed
 
 
-def test_a_trading_morning_of_the_whole_stack(stack):
-    stack, clock = stack
+def test_a_trading_morning_of_the_whole_stack(tmp_path):
+    clock = StackClock(CLOCK_START)
+    with running_stack(
+        tmp_path, CELERY_CONCURRENCY="2", SIMULATOR_OPTIONS=SIMULATOR_OPTIONS, **clock.env()
+    ) as stack:
+        check_the_morning(stack, clock)
+    # Stopped as Ctrl-C stops it: every process ended cleanly too.
+    for trouble in TROUBLE:
+        assert trouble not in stack.log, [
+            line for line in stack.log.splitlines() if trouble in line
+        ]
+
+
+def check_the_morning(stack, clock: StackClock) -> None:
     synced = wait_for_report(
         stack,
         lambda r: r["accounts"] and r["contract"],
@@ -186,9 +190,9 @@ def test_a_trading_morning_of_the_whole_stack(stack):
     assert {et(d["decided_at"]).strftime("%H:%M") for d in placed} == {"09:30"}
     assert all(d["status"] == "done" for d in placed), placed
 
-    # OCO, as far as the random walk goes before 09:31: one fill cancels the other entry, and the 09:32
-    # flatten closes the position.
-    # Without a fill, the strategy cancels both entries when the entry window closes at 09:31.
+    # OCO, as far as the random walk goes before the entry window closes: one fill cancels the other
+    # entry, and the flatten closes the position. Without a fill, the strategy cancels both entries
+    # when the window closes.
     by_action = {d["action"]: d for d in day["decisions"]}
     assert all(d["status"] in ("noted", "done") for d in day["decisions"]), day["decisions"]
     filled = [o for o in entries if o["status"] == "filled"]
@@ -196,11 +200,15 @@ def test_a_trading_morning_of_the_whole_stack(stack):
         (entry,) = filled
         (other,) = [o for o in entries if o is not entry]
         assert other["status"] == "cancelled", other
-        assert et(by_action["flatten"]["decided_at"]).strftime("%H:%M") == "09:32"
+        assert (
+            et(by_action["flatten"]["decided_at"]).time().replace(second=0, microsecond=0)
+            == FLATTEN_AT
+        )
     else:
         assert {o["status"] for o in entries} == {"cancelled"}, entries
         cancels = [d for d in day["decisions"] if d["action"] == "cancel"]
-        assert {et(d["decided_at"]).strftime("%H:%M") for d in cancels} == {"09:31"}, cancels
+        cancelled_at = {et(d["decided_at"]).strftime("%H:%M") for d in cancels}
+        assert cancelled_at == {f"{ENTRY_WINDOW_END:%H:%M}"}, cancels
         assert len(cancels) == 2, cancels
 
     # The operator's command line shows the same morning.
@@ -224,5 +232,5 @@ def test_a_trading_morning_of_the_whole_stack(stack):
     expected = {first + timedelta(minutes=n) for n in range(minutes)}
     assert expected <= succeeded, sorted(expected - succeeded)
     # And no process met a locked database, an expired step or a traceback.
-    for trouble in ("database is locked", "Traceback", "Discarding revoked task"):
+    for trouble in TROUBLE:
         assert trouble not in log, [line for line in log.splitlines() if trouble in line]
