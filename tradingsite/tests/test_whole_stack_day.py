@@ -97,23 +97,38 @@ def wait_for_report(stack, ready, *, seconds: float, what: str) -> dict:
 
 
 def switch_breakout_on(stack, report: dict) -> dict:
-    """As the demo trader would, through the REST API: create the configuration, then enable it."""
+    """As the demo trader would, through the REST API: the account's breakout (the one the demo seed
+    gives it, else a new one) gets this test's parameters and is switched on."""
+    account = report["accounts"][0]["id"]
     with httpx.Client(base_url=f"{stack.base_url}/api/v1", timeout=30) as api:
         login = api.post("/auth/token/", data={"username": "demo", "password": "demo-password"})
         assert login.status_code == 200, login.text
-        api.headers["Authorization"] = f"Token {login.json()['token']}"
-        created = api.post(
-            "/strategies/",
-            json={
-                "name": "Breakout",
-                "kind": "overnight_range_breakout",
-                "account": report["accounts"][0]["id"],
-                "instrument": report["contract"],
-                "params": BREAKOUT_PARAMS,
-            },
-        )
-        assert created.status_code == 201, created.text
-        enabled = api.post(f"/strategies/{created.json()['id']}/enable/")
+        body = login.json()
+        # A short-lived JWT ("access") where the API has them, else the static token.
+        scheme, token = ("Bearer", body["access"]) if "access" in body else ("Token", body["token"])
+        api.headers["Authorization"] = f"{scheme} {token}"
+        listed = api.get("/strategies/")
+        assert listed.status_code == 200, listed.text
+        seeded = [
+            c
+            for c in listed.json()["results"]
+            if c["kind"] == "overnight_range_breakout" and c["account"] == account
+        ]
+        if seeded:
+            changed = api.patch(f"/strategies/{seeded[0]['id']}/", json={"params": BREAKOUT_PARAMS})
+        else:
+            changed = api.post(
+                "/strategies/",
+                json={
+                    "name": "Breakout",
+                    "kind": "overnight_range_breakout",
+                    "account": account,
+                    "instrument": report["contract"],
+                    "params": BREAKOUT_PARAMS,
+                },
+            )
+        assert changed.status_code in (200, 201), changed.text
+        enabled = api.post(f"/strategies/{changed.json()['id']}/enable/")
         assert enabled.status_code == 200, enabled.text
         return enabled.json()
 
