@@ -24,7 +24,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 venv: $(VENV)/.runtime node_modules/.package-lock.json
 dev: $(VENV)/.dev node_modules/.package-lock.json
 
-## Run the product: web + worker + beat + simulator on embedded defaults (SQLite, a private Redis).
+## Run the product: web + worker + beat + simulator + hubs on embedded defaults (a private PostgreSQL
+## from a wheel and a private Redis; data in .run/, kept between runs).
 run: venv
 	bin/run
 
@@ -38,4 +39,5 @@ lint: dev
 	$(VENV)/bin/ruff format --check .
 
 clean:
+	[ ! -d .run/postgres ] || $(PY) bin/embedded-postgres stop .run/postgres
 	rm -rf .run

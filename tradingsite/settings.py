@@ -115,6 +115,14 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tradingsite")
 }
+# PostgreSQL only, here and in `make run` (which starts its own when DATABASE_URL is unset): the worker,
+# beat and hubs write at the same moments (09:30:00), which SQLite serialises into "database is locked"
+# and lost desk steps (issue 12).
+if not DATABASES["default"]["ENGINE"].endswith(("postgresql", "postgis")):
+    raise SettingsError(
+        f"DATABASE_URL must point at PostgreSQL, not {DATABASES['default']['ENGINE']}; leave it unset "
+        "under `make run` to use its embedded PostgreSQL."
+    )
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,24 +1,21 @@
 """`make run`'s script brings up the whole product on embedded defaults, and a person can log in.
 
-Starts bin/run exactly as a newcomer would (no DATABASE_URL, no REDIS_URL: SQLite and a private Redis),
-then drives Debian's Chromium through Playwright: log in as the demo trader, see the dashboard and the
-admin console, and check that worker and beat are alive through the health endpoint.
+The product is started, stopped and started again in the same folder: the second run finds the first
+run's PostgreSQL data (bin/run stopped the server cleanly; the helper asserts it).
+
+Starts bin/run exactly as a newcomer would (no DATABASE_URL, no REDIS_URL: the embedded PostgreSQL and a
+private Redis), then drives Debian's Chromium through Playwright: log in as the demo trader, see the
+dashboard and the admin console, and check that worker and beat are alive through the health endpoint.
 """
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tradingsite.tests.stack import running_stack
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -34,60 +31,28 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.xdist_group("make_run")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310  (loopback URL we built)
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory):
+    """`make run` started, stopped (as Ctrl-C would) and started again in the same folder."""
+    run_dir = tmp_path_factory.mktemp("run")
+    with running_stack(run_dir, log_name="first-run.log"):
+        pass
+    with running_stack(run_dir) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
-def running_product(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("run")
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))
-    }
-    env.update(
-        RUN_DIR=str(run_dir),
-        PORT=str(port),
-        SIMULATOR_PORT=str(free_port()),
-        RUN_REDIS_PORT=str(free_port()),
-        CELERY_CONCURRENCY="1",
-    )
-    log = (run_dir / "run.log").open("w")
-    process = subprocess.Popen(
-        [str(ROOT / "bin" / "run")],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/healthz", timeout=180)
-        yield base, run_dir
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        pidfile = run_dir / "redis.pid"
-        if pidfile.exists():
-            os.kill(int(pidfile.read_text()), signal.SIGTERM)
-        log.close()
+def running_product(second_run):
+    return second_run.base_url, second_run.run_dir
+
+
+def test_the_second_run_keeps_the_first_runs_database(second_run):
+    first = (second_run.run_dir / "first-run.log").read_text()
+    assert "Created demo desk 'Demo Desk'" in first
+    assert "Applying accounts.0001_initial" in first
+    # The same PostgreSQL data folder, found and started again: nothing to migrate, the desk is kept.
+    assert "Kept demo desk 'Demo Desk'" in second_run.log
+    assert "No migrations to apply" in second_run.log
 
 
 @pytest.fixture(scope="module")
@@ -134,25 +99,22 @@ def test_wrong_password_is_refused_with_a_message(running_product, browser):
     page.close()
 
 
-def superuser_create(run_dir: Path, username: str, password: str) -> None:
+def superuser_create(stack, username: str, password: str) -> None:
     """A superuser in the running product's database (the platform's health is theirs to see; the
     demo trader is desk staff)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
-    env.update(
-        DJANGO_DEBUG="True",
-        DATABASE_URL=f"sqlite:///{run_dir}/db.sqlite3",
-        DJANGO_SUPERUSER_PASSWORD=password,
+    stack.python(
+        "-c",
+        "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tradingsite.settings'); "
+        "django.setup(); "
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.create_superuser({username!r}, {username + '@example.com'!r}, "
+        f"{password!r})",
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "createsuperuser", "--noinput",
-         "--username", username, "--email", f"{username}@example.com"],
-        cwd=ROOT, env=env, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
 
 
-def test_worker_and_beat_are_alive(running_product, browser):
-    base, run_dir = running_product
-    superuser_create(run_dir, "ops", "ops-password-for-tests")
+def test_worker_and_beat_are_alive(second_run, browser):
+    base = second_run.base_url
+    superuser_create(second_run, "ops", "ops-password-for-tests")
     page = browser.new_page()
     page.goto(f"{base}/login/")
     page.fill("#id_username", "ops")
