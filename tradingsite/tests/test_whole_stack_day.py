@@ -3,7 +3,7 @@
 bin/run starts web, worker, beat, simulator and hubs with honcho on its embedded PostgreSQL and private
 Redis, every Python process on one faked wall clock that starts at 09:27 New York time on a Tuesday
 (stack_clock/sitecustomize.py; PostgreSQL and Redis keep the real clock). The simulator starts at that
-time too, so its demo market is a random walk up to 09:27 that then runs in real time.
+time too: its demo market (90 sessions of history on CME hours) runs on in real time from 09:27.
 
 The demo trader switches the breakout on for the paper account through the REST API; beat, the worker
 and the hubs do the rest. Checked through the operator command line (`manage.py trading ...`), the
@@ -16,9 +16,8 @@ strategy flattens at 09:32 (flatten_at). The random walk decides whether an entr
 one does, the other is cancelled (OCO) and the 09:32 flatten closes the position; if none does, the
 strategy cancels both at 09:31.
 
-Parameters until the demo market carries 30+ sessions of history (H3): the simulator keeps 7 days of
-history, the breakout uses atr_period=2, and stop_atr=0.1 keeps the random walk's wide ATR within the
-demo account's daily loss limit (else the risk gate refuses both entries, as it should).
+The breakout runs on its own defaults (a 14-session ATR, on the demo market's history) but for the two
+times above.
 """
 
 from __future__ import annotations
@@ -45,12 +44,9 @@ OPEN = at_et(DAY, wall_time(9, 30))
 ENTRY_WINDOW_END, FLATTEN_AT = wall_time(9, 31), wall_time(9, 32)  # the compressed day
 WATCH_UNTIL = at_et(DAY, wall_time(9, 33))
 BREAKOUT_PARAMS = {
-    "atr_period": 2,
-    "stop_atr": "0.1",
     "entry_window_end": f"{ENTRY_WINDOW_END:%H:%M}",
     "flatten_at": f"{FLATTEN_AT:%H:%M}",
 }
-SIMULATOR_OPTIONS = "--history-minutes 10080"
 CLOCK_DIR = ROOT / "tradingsite" / "tests" / "stack_clock"
 TROUBLE = ("database is locked", "Traceback", "Discarding revoked task")  # a step lost or a crash
 CELERY_TASK_LINE = re.compile(
@@ -149,9 +145,7 @@ def desk_step_minutes(log: str) -> tuple[set[datetime], list[str]]:
 
 def test_a_trading_morning_of_the_whole_stack(tmp_path):
     clock = StackClock(CLOCK_START)
-    with running_stack(
-        tmp_path, CELERY_CONCURRENCY="2", SIMULATOR_OPTIONS=SIMULATOR_OPTIONS, **clock.env()
-    ) as stack:
+    with running_stack(tmp_path, CELERY_CONCURRENCY="2", **clock.env()) as stack:
         check_the_morning(stack, clock)
     # Stopped as Ctrl-C stops it: every process ended cleanly too.
     for trouble in TROUBLE:
@@ -172,7 +166,7 @@ def check_the_morning(stack, clock: StackClock) -> None:
     )
     config = switch_breakout_on(stack, synced)
     assert config["is_enabled"]
-    assert config["params"]["atr_period"] == BREAKOUT_PARAMS["atr_period"]
+    assert config["params"]["atr_period"] == 14  # the strategy's own default: no "ATR not ready"
 
     clock.sleep_until(WATCH_UNTIL)
     day = stack.report()
