@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import pickle
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +32,7 @@ from strategies.engine.indicators import window_length
 from strategies.engine.registry import build_strategy
 from strategies.live.desk import Bar, Desk, FillFact, OrderEnd
 from strategies.live.outbox import TAG_PREFIX, decision_rows, decisions_carry_out
+from strategies.live.state import UnreadableState, desk_dump, desk_load
 from strategies.models import StrategyConfig, StrategyDecision, StrategyRuntime
 
 logger = logging.getLogger(__name__)
@@ -63,19 +63,23 @@ def desk_step(
     decisions_carry_out(runtime=runtime, now=now)  # left by a step that did not finish
     configs = _enabled_configs(account, instrument)
     signature = _signature(configs)
-    desk = _load(runtime, signature)
+    desk, unreadable = _load(runtime, signature)
     fresh = desk is None
     if fresh:
         desk = _new_desk(configs, signature, now) if configs else None
     if desk is None:
         return runtime
+    if unreadable:
+        desk.note(
+            _epoch(_minute(now)), f"saved state unreadable ({unreadable}): rebuilt by warm-up"
+        )
     start = _warmup_start(desk, now) if fresh else datetime.fromtimestamp(desk.bars_through, UTC)
     try:
         bars = _bars(account, instrument, start, _minute(now), now)
         with transaction.atomic():
             locked = StrategyRuntime.all_tenants.select_for_update().get(pk=runtime.pk)
             if not fresh:
-                desk = _load(locked, signature)  # a concurrent step may have moved it on
+                desk, _ = _load(locked, signature)  # a concurrent step may have moved it on
                 if desk is None:
                     return locked  # the configurations changed meanwhile: the next step rebuilds
             _advance(locked, desk, instrument, bars, now)
@@ -99,15 +103,15 @@ def _signature(configs: list[StrategyConfig]) -> str:
     return hashlib.sha256(json.dumps(picture, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _load(runtime: StrategyRuntime, signature: str) -> Desk | None:
+def _load(runtime: StrategyRuntime, signature: str) -> tuple[Desk | None, str]:
+    """The saved desk, or None and why it cannot be used ("" when there is none for `signature`)."""
     if runtime.state is None or runtime.signature != signature:
-        return None
+        return None, ""
     try:
-        desk = pickle.loads(bytes(runtime.state))  # noqa: S301 - our own workers wrote it
-    except Exception:  # a deploy changed the classes: rebuild from history
-        logger.warning("runtime %s: saved state unreadable, rebuilding", runtime.pk, exc_info=True)
-        return None
-    return desk if isinstance(desk, Desk) else None
+        return desk_load(bytes(runtime.state)), ""
+    except UnreadableState as exc:  # rebuilt from history: it costs a warm-up, nothing else
+        logger.warning("runtime %s: saved state unreadable (%s), rebuilding", runtime.pk, exc)
+        return None, str(exc)
 
 
 def _new_desk(configs: list[StrategyConfig], signature: str, now: datetime) -> Desk:
@@ -177,7 +181,7 @@ def _advance(
     last_price = from_ticks(bars[-1].close, instrument.tick_size) if bars else None
     rows = decision_rows(runtime, desk.take_notes(), intents, now, last_price)
     StrategyDecision.all_tenants.bulk_create(rows)
-    runtime.state = pickle.dumps(desk)
+    runtime.state = desk_dump(desk)
     runtime.signature = desk.signature
     runtime.bars_through = (
         datetime.fromtimestamp(desk.bars_through, UTC) if desk.bars_through else None
