@@ -27,6 +27,8 @@ from strategies.engine import indicators as ind
 from strategies.engine.base import SESSION_BARS, IndicatorSpec
 
 KINDS = ind.WINDOWED_KINDS
+SESSION_MINUTES = 1380  # 18:00 to 17:00 ET
+WARMUP_MARGIN_SESSIONS = 2
 
 
 class UnknownIndicator(ValueError):
@@ -50,6 +52,20 @@ def _check(specs: Sequence[IndicatorSpec]) -> None:
             )
         if spec.bar_minutes < 1 or (spec.bar_minutes > 1440):
             raise UnknownIndicator(f"{spec.name}: bar_minutes must be 1..1440")
+
+
+def warmup_sessions(specs: Sequence[IndicatorSpec]) -> int:
+    """Whole sessions of bars before today that hold every indicator's window, plus a margin: for
+    the first bucket, which the warm-up may cut, and for a session the data may lack. A live desk
+    warms up on this many (``strategies/live/steps.py``), and so does the backtester's bar mode."""
+    sessions = 0
+    for spec in specs:
+        buckets = ind.window_length(spec.kind, spec.period)
+        if spec.bar_minutes == SESSION_BARS:
+            sessions = max(sessions, buckets)
+        else:
+            sessions = max(sessions, -(-(buckets * spec.bar_minutes) // SESSION_MINUTES))
+    return sessions + WARMUP_MARGIN_SESSIONS if sessions else 0
 
 
 def session_end_ts(trading_date: date) -> int:

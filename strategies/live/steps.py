@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -27,8 +26,7 @@ from markets import calendar
 from markets.fills import Side
 from markets.sessions import globex_session, trading_date
 from markets.ticks import from_ticks, to_ticks
-from strategies.engine.base import SESSION_BARS, IndicatorSpec
-from strategies.engine.indicators import window_length
+from strategies.engine.feeds import warmup_sessions
 from strategies.engine.registry import build_strategy
 from strategies.live.desk import Bar, Desk, FillFact, OrderEnd
 from strategies.live.outbox import TAG_PREFIX, decision_rows, decisions_carry_out
@@ -38,8 +36,6 @@ from strategies.models import StrategyConfig, StrategyDecision, StrategyRuntime
 logger = logging.getLogger(__name__)
 
 UNATTRIBUTED_GRACE = timedelta(minutes=2)  # a fill whose order row has not been recorded yet
-SESSION_MINUTES = 1380
-WARMUP_MARGIN_SESSIONS = 2
 _CHILD_ROLES = {OrderRole.STOP_LOSS: "stop_loss", OrderRole.TAKE_PROFIT: "take_profit"}
 _ENDED = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
 
@@ -134,19 +130,6 @@ def _warmup_start(desk: Desk, now: datetime) -> datetime:
     for _ in range(warmup_sessions(desk.runner.strategy.indicators())):
         day = calendar.previous_trading_day(day)
     return globex_session(day)[0]
-
-
-def warmup_sessions(specs: Sequence[IndicatorSpec]) -> int:
-    """Whole sessions before today that hold every indicator's window, plus a margin: for the first
-    bucket, which starts before the warm-up and is cut, and for a session the data may lack."""
-    sessions = 0
-    for spec in specs:
-        buckets = window_length(spec.kind, spec.period)
-        if spec.bar_minutes == SESSION_BARS:
-            sessions = max(sessions, buckets)
-        else:
-            sessions = max(sessions, -(-(buckets * spec.bar_minutes) // SESSION_MINUTES))
-    return sessions + WARMUP_MARGIN_SESSIONS if sessions else 0
 
 
 def _bars(

@@ -20,10 +20,14 @@ from hypothesis import strategies as st
 from markets.sessions import globex_session, trading_date
 from strategies.engine import indicators as ind
 from strategies.engine.base import SESSION_BARS, IndicatorSpec
-from strategies.engine.feeds import ArrayIndicatorFeed, IncrementalIndicatorFeed
+from strategies.engine.feeds import (
+    WARMUP_MARGIN_SESSIONS,
+    ArrayIndicatorFeed,
+    IncrementalIndicatorFeed,
+    warmup_sessions,
+)
 from strategies.engine.regime import MarketRegimeFilter
 from strategies.engine.registry import build_strategy
-from strategies.live.steps import WARMUP_MARGIN_SESSIONS, warmup_sessions
 
 FIRST_SESSION = date(2022, 3, 7)  # the week before the March 2022 DST change: it is inside
 
