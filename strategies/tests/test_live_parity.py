@@ -26,7 +26,9 @@ from markets.sessions import at_et
 from strategies.backtest import ReplayData, run_backtest
 from strategies.tests.replay_day import ES_FILE, breakout_desk, run_day
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("trading_sim")]
+# One xdist group of its own: the days run one after another on one worker (each is a simulator
+# and ~2-3 minutes), beside the other simulator tests rather than behind them.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("live_parity")]
 
 ENABLED_AT = time(9, 20)
 BAR = timedelta(minutes=1)
