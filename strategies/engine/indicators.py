@@ -752,7 +752,7 @@ def atr_distance_value(
 # --- bounded-memory forms (what strategies read) -----------------------------------------------
 #
 # Wilder's and the EMA's smoothing remember every bar they were ever fed: an ATR(14) started 15
-# sessions ago and one started years ago differ by ~20% (ES, 2021-11-08: 150.0 vs 181.4 ticks), and
+# sessions ago and one started years ago differ by ~20% (ES, 2021-11-08: 148.1 vs 181.4 ticks), and
 # even after 100 sessions by a few hundredths of a tick, enough to move a rounded stop by one tick
 # now and then. So the live desk, which warms up on a few weeks, and the backtester, which carries
 # years, would trade differently. The forms below make each value a function of a fixed window:

@@ -21,7 +21,6 @@ import redis
 import time_machine
 from django.conf import settings as django_settings
 
-from accounts.models import RiskProfile
 from execution import broker, day, reconcile
 from execution.gateway.client import GatewayClient
 from execution.gateway.config import Credentials
@@ -63,9 +62,11 @@ def breakout_desk(tmp_path, settings, tenant, start: datetime) -> Iterator[tuple
     ):
         account = simulator_account(sim, tenant)
         # A TopstepX account: the daily loss limit is not enforced (the maximum loss limit is).
-        RiskProfile.objects.for_tenant(tenant).filter(account=account).update(
-            is_daily_loss_enforced=False
-        )
+        # Saved through the account's own profile, so the limits read from `account` (the
+        # backtester's) are the ones the live gate reads from the database.
+        profile = account.risk_profile
+        profile.is_daily_loss_enforced = False
+        profile.save(update_fields=["is_daily_loss_enforced"])
         install_replay_client(sim, account)
         instrument = instrument_for_contract(sim.contract_id("EP"))
         StrategyConfig.objects.for_tenant(tenant).create(

@@ -39,9 +39,8 @@ DAYS = [
     pytest.param(date(2023, 1, 25), "breakeven", id="breakeven-stop"),  # 63/125 vs 67/134
     pytest.param(date(2023, 1, 24), "stop_loss", id="full-stop"),  # 64/128 vs 69/138
     pytest.param(date(2023, 1, 10), "flatten", id="end-of-day-flatten"),  # 74/147 vs 78/155
-    pytest.param(date(2021, 11, 8), "stop_loss", id="dst-monday-nov-2021"),  # 37-38/75 vs 45/91
-    # both entries refused: a stop-out (113 ticks) would reach the 50K account's daily loss limit
-    pytest.param(date(2022, 3, 14), "rejected", id="dst-monday-mar-2022"),
+    pytest.param(date(2021, 11, 8), "stop_loss", id="dst-monday-nov-2021"),  # 37/74 vs 45/91
+    pytest.param(date(2022, 3, 14), "stop_loss", id="dst-monday-mar-2022"),  # 127/253 vs 113/226
 ]
 
 
