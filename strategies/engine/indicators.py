@@ -46,6 +46,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
+    "WINDOW_PERIODS",
     "Adx",
     "Atr",
     "Bollinger",
@@ -56,6 +57,7 @@ __all__ = [
     "SessionVwap",
     "Sma",
     "StdDev",
+    "Windowed",
     "adx",
     "atr",
     "atr_distance",
@@ -70,6 +72,8 @@ __all__ = [
     "sma",
     "stddev",
     "true_range",
+    "window_length",
+    "windowed",
 ]
 
 ArrayLike = np.ndarray | Sequence[float] | Sequence[int]
