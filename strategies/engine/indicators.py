@@ -33,6 +33,10 @@ there is one. The two forms agree bit for bit for EMA, ATR, RSI, DMI/ADX, rollin
 VWAP (same arithmetic in the same order); SMA and StdDev agree to ~1e-12 relative (the array
 form sums each window afresh, the class keeps a running sum re-summed exactly every period).
 A period must be an int >= 1 and inputs must be finite; anything else raises ValueError.
+
+Strategies do not read these classic forms directly: they read the bounded-memory forms at the end
+of this module (`windowed`, `Windowed`), whose value depends only on a fixed window of bars, so a
+live desk and a backtest with different histories read the same number.
 """
 
 from __future__ import annotations
