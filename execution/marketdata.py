@@ -138,10 +138,15 @@ class BarCache:
             raise UnsupportedBarUnit(f"bar unit {unit!r} is not cached; use seconds to days")
         if start.tzinfo is None or end.tzinfo is None or start >= end:
             raise ValueError("start and end must be aware datetimes with start < end")
-        parts = [
-            self._read_day(contract_id, unit, unit_number, day, max_staleness)
-            for day in _utc_days(start, end)
-        ]
+        days = _utc_days(start, end)
+        if len(days) > 1:
+            # One fetch per missing span, not per day: a strategy's warm-up reads ~100 days, and
+            # day by day that is twice the broker's bars budget for 30 s (the client pages).
+            first = datetime.combine(days[0], time(), tzinfo=UTC)
+            last = datetime.combine(days[-1], time(), tzinfo=UTC) + timedelta(days=1)
+            until = min(last, self._live_edge(unit, unit_number))
+            self._fill_gaps(contract_id, unit, unit_number, first, until, max_staleness)
+        parts = [self._read_day(contract_id, unit, unit_number, day, max_staleness) for day in days]
         return BarSeries.concat(parts).between(int(start.timestamp()), int(end.timestamp()))
 
     def stats(self, day: date | None = None) -> CacheStats:

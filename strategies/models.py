@@ -134,8 +134,9 @@ class BacktestRun(TenantOwned):
 class StrategyRuntime(TenantOwned):
     """The live runtime of one account's enabled strategies on one contract (strategies/live).
 
-    ``state`` is the pickled ``Desk``: written and read only by this platform's own workers, never
-    from user input. When it cannot be read (a deploy changed the classes) the desk is rebuilt from
+    ``state`` is the pickled ``Desk``, signed with a key derived from the Django secret
+    (``strategies/live/state.py``): bytes this platform did not write are never unpickled. When it
+    cannot be read (unsigned, tampered, or a deploy changed the classes) the desk is rebuilt from
     cached history, so it is a cache of what the bars and fills determine, not the truth."""
 
     account = models.ForeignKey(

@@ -32,7 +32,7 @@ from strategies.backtest.data import BarsError, Sessions
 from strategies.backtest.engine import Replay
 from strategies.backtest.result import BacktestResult
 from strategies.engine.base import Strategy
-from strategies.engine.feeds import ArrayIndicatorFeed, ReplayIncrementalFeed
+from strategies.engine.feeds import ArrayIndicatorFeed, ReplayIncrementalFeed, warmup_sessions
 from strategies.engine.registry import build_strategy
 
 MODES = ("fast", "bar")
@@ -89,7 +89,8 @@ def run_backtest(
     - ``slippage_ticks``: added against the trader to market and stop fills (never to limits).
     - ``on_progress(done_bars, total_bars)``: called as sessions complete.
     - ``first_date``/``last_date``: replay only these sessions (indicators still warm up on the
-      bars before ``first_date``).
+      bars before ``first_date``: their values depend only on their windows, so "bar" mode feeds
+      the ``feeds.warmup_sessions`` before it, as a live desk does).
     - The replay stops on the day the account fails (``failed_on``); daily figures end there.
     - ``mode``: ``"fast"`` (skip idle bars, array indicators) or ``"bar"`` (every bar, incremental
       indicators: the live code path). Both give the same trades.
@@ -129,8 +130,9 @@ def run_backtest(
         sessions.dates,
     )
     begin = int(sessions.starts[first_k])
-    if begin > 0:
-        feed.advance(0, begin - 1)  # warm up on the history before the first replayed session
+    if begin > 0:  # warm up as a live desk does: indicators depend on their window only
+        since = int(sessions.starts[max(0, first_k - warmup_sessions(instance.indicators()))])
+        feed.advance(since, begin - 1)
     replay = Replay(
         instance,
         name,

@@ -5,9 +5,12 @@ Both forms follow one grouping rule, so a strategy reads the same number either 
   ``m`` minutes aligned to multiples of ``m`` minutes since the epoch (UTC); a bucket ends at its
   boundary. ``SESSION_BARS`` groups by trading session; a session bucket ends at 17:00 ET of its
   trading date (``markets.sessions.globex_session``), known in advance live as in a backtest.
-- Each bucket's high/low/close feed the indicator (``strategies.engine.indicators``: array form
-  here, the O(1) classes live). A bucket's value is visible from its end time on: ``value(name,
-  now)`` returns the value of the last bucket ending at or before ``now``, or None while warming.
+- Each bucket's high/low/close feed the indicator's bounded-memory form
+  (``strategies.engine.indicators.windowed``: the array form here, ``Windowed`` live): its value at
+  a bucket depends only on the last ``window_length(kind, period)`` buckets, so a live desk warmed on
+  that many buckets reads exactly what a backtest with years of history reads. A bucket's value is
+  visible from its end time on: ``value(name, now)`` returns the value of the last bucket ending at
+  or before ``now``, or None while fewer buckets than the window have closed.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from markets.sessions import globex_session
 from strategies.engine import indicators as ind
 from strategies.engine.base import SESSION_BARS, IndicatorSpec
 
-KINDS = ("atr", "rsi", "sma", "ema", "adx")
+KINDS = ind.WINDOWED_KINDS
+SESSION_MINUTES = 1380  # 18:00 to 17:00 ET
+WARMUP_MARGIN_SESSIONS = 2
 
 
 class UnknownIndicator(ValueError):
@@ -49,18 +54,22 @@ def _check(specs: Sequence[IndicatorSpec]) -> None:
             raise UnknownIndicator(f"{spec.name}: bar_minutes must be 1..1440")
 
 
+def warmup_sessions(specs: Sequence[IndicatorSpec]) -> int:
+    """Whole sessions of bars before today that hold every indicator's window, plus a margin: for
+    the first bucket, which the warm-up may cut, and for a session the data may lack. A live desk
+    warms up on this many (``strategies/live/steps.py``), and so does the backtester's bar mode."""
+    sessions = 0
+    for spec in specs:
+        buckets = ind.window_length(spec.kind, spec.period)
+        if spec.bar_minutes == SESSION_BARS:
+            sessions = max(sessions, buckets)
+        else:
+            sessions = max(sessions, -(-(buckets * spec.bar_minutes) // SESSION_MINUTES))
+    return sessions + WARMUP_MARGIN_SESSIONS if sessions else 0
+
+
 def session_end_ts(trading_date: date) -> int:
     return int(globex_session(trading_date)[1].timestamp())
-
-
-def _array_values(
-    kind: str, period: int, h: np.ndarray, lo: np.ndarray, c: np.ndarray
-) -> np.ndarray:
-    if kind == "atr":
-        return ind.atr(h, lo, c, period)
-    if kind == "adx":
-        return ind.adx(h, lo, c, period)
-    return {"rsi": ind.rsi, "sma": ind.sma, "ema": ind.ema}[kind](c, period)
 
 
 class ArrayIndicatorFeed:
@@ -86,7 +95,7 @@ class ArrayIndicatorFeed:
                     spec.bar_minutes, ts, high, low, close, session_index, session_dates
                 )
             ends, h, lo, c = cache[spec.bar_minutes]
-            values = _array_values(spec.kind, spec.period, h, lo, c) if len(c) else np.empty(0)
+            values = ind.windowed(spec.kind, spec.period, h, lo, c) if len(c) else np.empty(0)
             self._ends[spec.name] = ends.tolist()
             self._values[spec.name] = values.tolist()
         self._ends_np = {name: np.asarray(v, dtype=np.int64) for name, v in self._ends.items()}
@@ -137,25 +146,14 @@ class _Incremental:
 
     def __init__(self, spec: IndicatorSpec) -> None:
         self.minutes = spec.bar_minutes
-        self.state = {
-            "atr": ind.Atr,
-            "adx": ind.Adx,
-            "rsi": ind.Rsi,
-            "sma": ind.Sma,
-            "ema": ind.Ema,
-        }[spec.kind](spec.period)
+        self.state = ind.Windowed(spec.kind, spec.period)
         self.key: object = None
         self.bucket_end = 0
         self.h = self.l = self.c = 0
         self.value: float | None = None
 
     def close_bucket(self) -> None:
-        state = self.state
-        if isinstance(state, ind.Atr | ind.Adx):
-            state.update(self.h, self.l, self.c)
-        else:
-            state.update(self.c)
-        self.value = state.value
+        self.value = self.state.update(self.h, self.l, self.c)
         self.key = None
 
 

@@ -136,6 +136,10 @@ class Desk:
         out += self._live(self.runner.on_clock(now), now)
         return out
 
+    def note(self, ts: int, text: str) -> None:
+        """A decision of the runtime itself, not of a strategy (e.g. a rebuild), for the journal."""
+        self.runner.notes.append((ts, "desk", text))
+
     def take_notes(self) -> list[tuple[int, str, str]]:
         """Decisions without intents recorded since the last call (for the journal)."""
         notes = self.runner.notes[self._notes_taken :]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import pickle
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -28,16 +27,16 @@ from markets import calendar
 from markets.fills import Side
 from markets.sessions import globex_session, trading_date
 from markets.ticks import from_ticks, to_ticks
-from strategies.engine.base import SESSION_BARS
+from strategies.engine.feeds import warmup_sessions
 from strategies.engine.registry import build_strategy
 from strategies.live.desk import Bar, Desk, FillFact, OrderEnd
 from strategies.live.outbox import TAG_PREFIX, decision_rows, decisions_carry_out
+from strategies.live.state import UnreadableState, desk_dump, desk_load
 from strategies.models import StrategyConfig, StrategyDecision, StrategyRuntime
 
 logger = logging.getLogger(__name__)
 
 UNATTRIBUTED_GRACE = timedelta(minutes=2)  # a fill whose order row has not been recorded yet
-SESSION_MINUTES = 1380
 _CHILD_ROLES = {OrderRole.STOP_LOSS: "stop_loss", OrderRole.TAKE_PROFIT: "take_profit"}
 _ENDED = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
 
@@ -61,19 +60,23 @@ def desk_step(
     decisions_carry_out(runtime=runtime, now=now)  # left by a step that did not finish
     configs = _enabled_configs(account, instrument)
     signature = _signature(configs)
-    desk = _load(runtime, signature)
+    desk, unreadable = _load(runtime, signature)
     fresh = desk is None
     if fresh:
         desk = _new_desk(configs, signature, now) if configs else None
     if desk is None:
         return runtime
+    if unreadable:
+        desk.note(
+            _epoch(_minute(now)), f"saved state unreadable ({unreadable}): rebuilt by warm-up"
+        )
     start = _warmup_start(desk, now) if fresh else datetime.fromtimestamp(desk.bars_through, UTC)
     try:
         bars = _bars(account, instrument, start, _minute(now), now)
         with transaction.atomic():
             locked = StrategyRuntime.all_tenants.select_for_update().get(pk=runtime.pk)
             if not fresh:
-                desk = _load(locked, signature)  # a concurrent step may have moved it on
+                desk, _ = _load(locked, signature)  # a concurrent step may have moved it on
                 if desk is None:
                     return locked  # the configurations changed meanwhile: the next step rebuilds
             _advance(locked, desk, instrument, bars, now)
@@ -97,15 +100,15 @@ def _signature(configs: list[StrategyConfig]) -> str:
     return hashlib.sha256(json.dumps(picture, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _load(runtime: StrategyRuntime, signature: str) -> Desk | None:
+def _load(runtime: StrategyRuntime, signature: str) -> tuple[Desk | None, str]:
+    """The saved desk, or None and why it cannot be used ("" when there is none for `signature`)."""
     if runtime.state is None or runtime.signature != signature:
-        return None
+        return None, ""
     try:
-        desk = pickle.loads(bytes(runtime.state))  # noqa: S301 - our own workers wrote it
-    except Exception:  # a deploy changed the classes: rebuild from history
-        logger.warning("runtime %s: saved state unreadable, rebuilding", runtime.pk, exc_info=True)
-        return None
-    return desk if isinstance(desk, Desk) else None
+        return desk_load(bytes(runtime.state)), ""
+    except UnreadableState as exc:  # rebuilt from history: it costs a warm-up, nothing else
+        logger.warning("runtime %s: saved state unreadable (%s), rebuilding", runtime.pk, exc)
+        return None, str(exc)
 
 
 def _new_desk(configs: list[StrategyConfig], signature: str, now: datetime) -> Desk:
@@ -122,14 +125,10 @@ def _new_desk(configs: list[StrategyConfig], signature: str, now: datetime) -> D
 
 
 def _warmup_start(desk: Desk, now: datetime) -> datetime:
-    """Far enough back for every indicator of the desk to be ready (and today's bars)."""
-    specs = desk.runner.strategy.indicators()
-    sessions = max((s.period + 1 for s in specs if s.bar_minutes == SESSION_BARS), default=0)
-    minutes = max(
-        ((s.period + 1) * s.bar_minutes for s in specs if s.bar_minutes != SESSION_BARS), default=0
-    )
+    """The open of the session far enough back for every indicator of the desk to have its whole
+    window (``indicators.window_length``; then its value is the backtester's), and today's bars."""
     day = trading_date(now)
-    for _ in range(max(sessions, -(-minutes // SESSION_MINUTES))):
+    for _ in range(warmup_sessions(desk.runner.strategy.indicators())):
         day = calendar.previous_trading_day(day)
     return globex_session(day)[0]
 
@@ -167,7 +166,7 @@ def _advance(
     last_price = from_ticks(bars[-1].close, instrument.tick_size) if bars else None
     rows = decision_rows(runtime, desk.take_notes(), intents, now, last_price)
     StrategyDecision.all_tenants.bulk_create(rows)
-    runtime.state = pickle.dumps(desk)
+    runtime.state = desk_dump(desk)
     runtime.signature = desk.signature
     runtime.bars_through = (
         datetime.fromtimestamp(desk.bars_through, UTC) if desk.bars_through else None

@@ -128,3 +128,45 @@ def test_a_step_that_cannot_read_bars_says_why_and_the_next_one_recovers(sim, ac
     runtime.refresh_from_db()
     assert runtime.last_error == ""
     assert runtime.state is not None
+
+
+class _Payload:
+    """A pickle that runs code when loaded: what a forged desk state would carry."""
+
+    ran: list[str] = []
+
+    def __reduce__(self):
+        return (_Payload.ran.append, ("code ran while loading the desk state",))
+
+
+def test_a_forged_desk_state_is_never_unpickled_and_the_desk_is_rebuilt(sim, account, runtime):
+    import pickle
+
+    from strategies.live.state import desk_load
+    from strategies.live.steps import _enabled_configs, _signature, desk_step
+    from strategies.models import StrategyConfig
+
+    install_client(sim, account)
+    StrategyConfig.objects.for_tenant(account.tenant).create(
+        tenant=account.tenant,
+        name="ORB",
+        kind="overnight_range_breakout",
+        account=account,
+        instrument=runtime.instrument,
+        is_enabled=True,
+    )
+    signature = _signature(_enabled_configs(account, runtime.instrument))
+    forged = pickle.dumps(_Payload())
+    StrategyRuntime.all_tenants.filter(pk=runtime.pk).update(state=forged, signature=signature)
+    _Payload.ran.clear()
+
+    desk_step(account=account, instrument=runtime.instrument)
+
+    assert _Payload.ran == []  # refused before unpickling
+    runtime.refresh_from_db()
+    assert runtime.last_error == ""
+    assert desk_load(bytes(runtime.state)).signature == signature  # rebuilt, and signed
+    journal = StrategyDecision.objects.for_tenant(account.tenant).filter(runtime=runtime)
+    (rebuilt,) = [d for d in journal if "saved state unreadable" in d.reason]
+    assert rebuilt.status == DecisionStatus.NOTED
+    assert "not signed by this platform" in rebuilt.reason
