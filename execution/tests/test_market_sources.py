@@ -226,8 +226,12 @@ def test_the_health_page_says_which_login_feeds_each_contract(client, django_use
         [{"source": "live-x", "contract_id": CONTRACT, "connection_id": account_a.connection_id,
           "is_live": True}]
     )  # fmt: skip
-    staff = django_user_model.objects.create_user("ops", password="x", is_staff=True)
+    # Which login feeds the fleet is the platform's health: superusers only (analytics/health.py).
+    staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
     client.force_login(staff)
+    assert f"{CONTRACT} · live" not in client.get(reverse("ops_health")).content.decode()
+    operator = django_user_model.objects.create_superuser("ops", password="x")
+    client.force_login(operator)
     html = client.get(reverse("ops_health")).content.decode()
     assert f"{CONTRACT} · live" in html
     assert f"Desk A · {account_a.connection.name}" in html
