@@ -50,7 +50,8 @@ BREAKOUT_PARAMS = {
 CLOCK_DIR = ROOT / "tradingsite" / "tests" / "stack_clock"
 TROUBLE = ("database is locked", "Traceback", "Discarding revoked task")  # a step lost or a crash
 CELERY_TASK_LINE = re.compile(
-    r"\[(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+: INFO/\S+\] Task (?P<task>[\w.]+)\[[^\]]+\] "
+    r"\[(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+: INFO/\S+\] (?:[\w.]+: )?"  # logger name
+    r"Task (?P<task>[\w.]+)\[[^\]]+\] "
     r"(?P<outcome>succeeded|raised|retry)"
 )
 
