@@ -145,7 +145,13 @@ class BacktestRunCreateSerializer(serializers.Serializer):
     )
     first_date = serializers.DateField(required=False, allow_null=True)
     last_date = serializers.DateField(required=False, allow_null=True)
-    plan_code = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    plan_code = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="An account plan (e.g. combine-50k) whose rules apply; blank: no account rules.",
+    )
     commission_usd = serializers.DecimalField(
         max_digits=8, decimal_places=2, min_value=0, required=False, allow_null=True
     )

@@ -48,16 +48,28 @@ class RiskLevels:
         return moving if self.fixed is None else min(self.fixed, moving)
 
 
-class Account:
-    """Risk state of one simulated account; money in Decimal dollars."""
+# Only to open a balance at 0 when no rules apply; never consulted for a decision.
+_UNRESTRICTED = risk.RiskLimits(
+    starting_balance_usd=Decimal(0), max_loss_limit_usd=Decimal(1), max_contracts=1
+)
 
-    def __init__(self, limits: risk.RiskLimits, contract: ContractSpec) -> None:
+
+class Account:
+    """Risk state of one simulated account; money in Decimal dollars.
+
+    ``limits=None`` is a strategy's own performance: no account rule applies (no loss limits, no
+    position cap, no entry refusals); the balance starts at 0 and only books P&L.
+    """
+
+    def __init__(self, limits: risk.RiskLimits | None, contract: ContractSpec) -> None:
         self.limits = limits
         self.contract = contract
-        self.state = risk.AccountRiskState.opening(limits)
+        self.state = risk.AccountRiskState.opening(limits or _UNRESTRICTED)
         self.failed_on: date | None = None
         self.failure_reason: str | None = None
         self.daily_limit_days: list[date] = []
+        self.refused_entries = 0
+        self.first_refused_on: date | None = None
         self._day: date | None = None
 
     @property
@@ -68,13 +80,27 @@ class Account:
         self._day = trading_date
 
     def end_day(self, trading_date: date) -> None:
+        if self.limits is None:
+            return
         self.state = risk.roll_trading_day(self.limits, self.state, self.state.balance_usd)
 
     def entry_refusal(
         self, side: int, qty: int, ts: int, *, stop_loss_ticks: int | None, fee_usd: Decimal
     ) -> str | None:
         """Why ``check_order`` refuses a new entry now, or None (the live gate's rules, including
-        the stop-out that alone would reach a loss limit)."""
+        the stop-out that alone would reach a loss limit). Refusals are counted, with the first day."""
+        reason = self._refusal(side, qty, ts, stop_loss_ticks=stop_loss_ticks, fee_usd=fee_usd)
+        if reason is not None:
+            self.refused_entries += 1
+            if self.first_refused_on is None:
+                self.first_refused_on = self._day
+        return reason
+
+    def _refusal(
+        self, side: int, qty: int, ts: int, *, stop_loss_ticks: int | None, fee_usd: Decimal
+    ) -> str | None:
+        if self.limits is None:
+            return None
         if self.state.lock_reason is not None:
             return f"account locked ({self.state.lock_reason})"
         max_loss = risk.trade_risk_usd(
@@ -93,8 +119,8 @@ class Account:
             return None
         return "; ".join(v.message for v in decision.violations)
 
-    def realize(self, gross_usd: Decimal, fees_usd: Decimal) -> risk.RiskAssessment:
-        """Book a closed trade; lock the account if a limit is reached."""
+    def realize(self, gross_usd: Decimal, fees_usd: Decimal) -> risk.RiskAssessment | None:
+        """Book a closed trade; lock the account if a limit is reached (None: no rules apply)."""
         state = self.state
         state = replace(
             state,
@@ -104,6 +130,9 @@ class Account:
             unrealized_pnl_usd=Decimal(0),
             positions=MappingProxyType({}),
         )
+        if self.limits is None:
+            self.state = state
+            return None
         state = risk.mark_equity(self.limits, state)
         verdict = risk.assess(self.limits, state)
         if verdict.lock_reason is not None:
@@ -121,7 +150,7 @@ class Account:
 
     def mark_best(self, side: int, entry: int, best: int, qty: int) -> None:
         """INTRADAY mode: the equity high of an open position raises the floor (``mark_equity``)."""
-        if self.limits.mll_mode != risk.MllMode.INTRADAY:
+        if self.limits is None or self.limits.mll_mode != risk.MllMode.INTRADAY:
             return
         sign = 1 if side == Side.BUY else -1
         open_pnl = (best - entry) * sign * qty * self.contract.tick_value
@@ -133,6 +162,8 @@ class Account:
     def levels(self, side: int, entry: int, qty: int, round_trip_fees: Decimal) -> RiskLevels:
         """Price levels at which the open position would reach the DLL or the MLL floor."""
         state, limits = self.state, self.limits
+        if limits is None:
+            return RiskLevels(None, None, None)
         per_tick = qty * self.contract.tick_value
         sign = 1 if side == Side.BUY else -1
         candidates: list[int] = []

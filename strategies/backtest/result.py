@@ -106,6 +106,9 @@ class BacktestResult:
     daily_loss_limit_days: list[date]
     bars_replayed: int
     elapsed_seconds: float = 0.0
+    rules: str = ""
+    refused_entries: int = 0
+    first_refused_on: date | None = None
     equity_curve: list[tuple[datetime, Decimal]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -166,6 +169,9 @@ class BacktestResult:
             "survived": self.survived,
             "failed_on": self.failed_on,
             "failure_reason": self.failure_reason,
+            "rules": self.rules,
+            "refused_entries": self.refused_entries,
+            "first_refused_on": self.first_refused_on,
         }
 
     def report(self) -> str:
@@ -193,9 +199,16 @@ class BacktestResult:
                 f"best day {num(m['best_day_usd'], '{}')} USD "
                 f"({num(m['best_day_share'], '{:.0%}')} of the profit), "
                 f"daily-loss-limit days {len(self.daily_loss_limit_days)}",
+                f"rules: {self.rules}",
                 f"account: {verdict}",
+                *self._refusals(),
             ]
         )
+
+    def _refusals(self) -> list[str]:
+        if not self.refused_entries:
+            return []
+        return [f"the rules refused {self.refused_entries} entries from {self.first_refused_on}"]
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-serialisable data (Decimals and dates as strings)."""

@@ -74,6 +74,7 @@ def run_backtest(
     first_date: date | None = None,
     last_date: date | None = None,
     mode: str = "fast",
+    rules: str | None = None,
 ) -> BacktestResult:
     """Replay ``bars`` through a strategy and the TopStep rules; see ``BacktestResult``.
 
@@ -83,8 +84,10 @@ def run_backtest(
     - ``bars``: any object with int64 arrays ``ts`` (bar open, epoch seconds UTC), ``open``,
       ``high``, ``low``, ``close`` (integer ticks) and ``volume`` (``markets.bars.load_bars_csv``),
       or a ``ReplayData``.
-    - ``limits``: the account's ``execution.risk.RiskLimits``; default the 50K Trading Combine
-      (``plan_limits("combine", 50)``).
+    - ``limits``: the account's ``execution.risk.RiskLimits`` (a plan's rules), or None (the
+      default): no account rules, the strategy's own performance. ``rules`` names what applied
+      (recorded in the result, e.g. "Trading Combine 50K: ..."); the result counts the entries
+      the rules refused and the first day one was.
     - ``commission_usd``: per contract per side; default the contract's ``fee_per_side_usd``.
     - ``slippage_ticks``: added against the trader to market and stop fills (never to limits).
     - ``on_progress(done_bars, total_bars)``: called as sessions complete.
@@ -116,7 +119,6 @@ def run_backtest(
     data = ReplayData.prepare(bars)
     sessions = data.sessions
     first_k, last_k = _session_range(sessions, first_date, last_date)
-    limits = limits or risk.plan_limits("combine", 50)
     account = Account(limits, spec)
     feed_cls = ArrayIndicatorFeed if mode == "fast" else ReplayIncrementalFeed
     feed = feed_cls(
@@ -156,7 +158,10 @@ def run_backtest(
         notes=out.notes,
         session_dates=out.session_dates,
         daily_pnl_usd=out.daily_pnl,
-        starting_balance_usd=limits.starting_balance_usd,
+        starting_balance_usd=limits.starting_balance_usd if limits else Decimal(0),
+        rules=rules or describe_rules(limits),
+        refused_entries=account.refused_entries,
+        first_refused_on=account.first_refused_on,
         survived=account.failed_on is None,
         failed_on=account.failed_on,
         failure_reason=account.failure_reason,
@@ -164,6 +169,21 @@ def run_backtest(
         bars_replayed=out.bars_replayed,
         elapsed_seconds=elapsed,
     )
+
+
+def describe_rules(limits: risk.RiskLimits | None) -> str:
+    """The account rules in force, with their numbers (a backtest result always says)."""
+    if limits is None:
+        return "no account rules (the strategy's own performance)"
+    dll = limits.daily_loss_limit_usd
+    mll_mode = "intraday" if limits.mll_mode == risk.MllMode.INTRADAY else "end-of-day"
+    parts = [
+        f"start {limits.starting_balance_usd:,.0f} USD",
+        f"max loss limit {limits.max_loss_limit_usd:,.0f} USD (trails {mll_mode})",
+        f"daily loss limit {dll:,.0f} USD" if dll is not None else "no daily loss limit",
+        f"max {limits.max_contracts} contracts",
+    ]
+    return ", ".join(parts)
 
 
 def _session_range(sessions: Sessions, first: date | None, last: date | None) -> tuple[int, int]:

@@ -32,6 +32,7 @@ from strategies.backtests import (
     contract_spec,
     limits_for,
     resolve_bars_source,
+    rules_label,
     sweep_create,
 )
 from strategies.engine.params import ParameterError
@@ -73,7 +74,7 @@ class ProgressBar:
 
 
 class Command(BaseCommand):
-    help = "Backtest a strategy over 1-minute bars with TopStep's rules applied."
+    help = "Backtest a strategy over 1-minute bars; --plan applies a TopStep plan's rules."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--strategy", required=True, choices=sorted(STRATEGY_KINDS))
@@ -93,7 +94,9 @@ class Command(BaseCommand):
             "--to", dest="last_date", type=date.fromisoformat, help="last session date"
         )
         parser.add_argument(
-            "--plan", default="", help="TopStep plan whose rules apply, e.g. combine-50k"
+            "--plan",
+            default="",
+            help="TopStep plan whose rules apply, e.g. combine-50k (none: no account rules)",
         )
         parser.add_argument("--commission", type=Decimal, help="USD per contract per side")
         parser.add_argument("--slippage", type=int, default=0, help="ticks per stop/market fill")
@@ -148,6 +151,7 @@ class Command(BaseCommand):
                 bars,
                 spec,
                 limits=limits,
+                rules=rules_label(options["plan"]),
                 commission_usd=options["commission"],
                 slippage_ticks=options["slippage"],
                 on_progress=progress,
