@@ -172,6 +172,7 @@ class AccountPlanAdmin(admin.ModelAdmin):
         "max_loss_limit_usd",
         "mll_mode",
         "max_contracts",
+        "evaluation_fee_usd",
     )
     list_filter = ("program", "mll_mode")
 

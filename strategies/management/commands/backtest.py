@@ -49,8 +49,9 @@ def key_value(text: str) -> tuple[str, str]:
 class ProgressBar:
     """A one-line progress bar on stderr (kept off stdout so --json output stays clean)."""
 
-    def __init__(self, stream=sys.stderr, width: int = 40) -> None:
+    def __init__(self, stream=sys.stderr, width: int = 40, unit: str = "bars") -> None:
         self.stream, self.width, self.started = stream, width, time.monotonic()
+        self.unit = unit
         self.is_open = False
 
     def __call__(self, done: int, total: int) -> None:
@@ -59,7 +60,7 @@ class ProgressBar:
         elapsed = time.monotonic() - self.started
         self.stream.write(
             f"\r[{'#' * filled}{'.' * (self.width - filled)}] {share:6.1%} "
-            f"{done:,}/{total:,} bars  {elapsed:5.1f}s"
+            f"{done:,}/{total:,} {self.unit}  {elapsed:5.1f}s"
         )
         self.is_open = done < total
         if not self.is_open:
