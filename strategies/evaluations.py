@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
+from accounts.models import Tenant
+from accounts.services import audit_record
 from execution.selectors import risk_limits_for_plan
 from strategies.backtest.run import ReplayData, describe_rules
 from strategies.backtests import (
@@ -29,6 +37,7 @@ from strategies.evaluation.attempt import Attempt, Goal, Outcome
 from strategies.evaluation.days import trace_days
 from strategies.evaluation.lab import evaluate_history, monte_carlo
 from strategies.evaluation.stats import summarize
+from strategies.models import BacktestStatus, EvaluationRun
 from strategies.services import strategy_params_clean
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -203,3 +212,107 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 6)
     return value
+
+
+# --------------------------------------------------------------------------------- services
+
+
+@transaction.atomic
+def evaluation_create(
+    *,
+    tenant: Tenant,
+    actor: AbstractBaseUser | None,
+    kind: str,
+    params: Mapping[str, Any] | None,
+    contract: str,
+    bars_source: str,
+    plan_code: str,
+    start_every: int = 1,
+    paths: int = 10_000,
+    horizon: int = 250,
+    block: int = 5,
+    seed: int = 0,
+    enqueue: bool = True,
+) -> EvaluationRun:
+    """Store a queued evaluation; a worker runs it after commit (web and API: files of the
+    market-data folder only)."""
+    inputs = evaluation_inputs(
+        kind=kind,
+        params=params,
+        contract=contract,
+        bars_source=bars_source,
+        plan_code=plan_code,
+        every=start_every,
+        paths=paths,
+        horizon=horizon,
+        block=block,
+        seed=seed,
+    )
+    fields = asdict(inputs)
+    fields["start_every"] = fields.pop("every")
+    run = EvaluationRun(
+        tenant=tenant, created_by=actor if actor and actor.is_authenticated else None, **fields
+    )
+    run.save()
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="evaluation.create",
+        target=run,
+        after={"kind": kind, "params": run.params, "plan": plan_code},
+    )
+    if enqueue:
+        tenant_id, run_id = run.tenant_id, run.pk
+        from strategies.tasks import evaluation_run_task
+
+        transaction.on_commit(lambda: evaluation_run_task.delay(tenant_id=tenant_id, run_id=run_id))
+    return run
+
+
+def evaluation_claim(*, run: EvaluationRun) -> bool:
+    """Queued (or stale running) -> running, with a conditional UPDATE: a repeated task no-ops."""
+    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimable = Q(status=BacktestStatus.QUEUED) | Q(
+        status=BacktestStatus.RUNNING, started_at__lt=stale
+    )
+    claimed = (
+        EvaluationRun.objects.for_tenant(run.tenant_id)
+        .filter(claimable, pk=run.pk)
+        .update(status=BacktestStatus.RUNNING, started_at=timezone.now(), error="")
+    )
+    return claimed == 1
+
+
+def evaluation_execute(*, run: EvaluationRun) -> EvaluationRun:
+    """Run it (in a worker): progress stored per stage, the report at the end."""
+    if not evaluation_claim(run=run):
+        return run
+    rows = EvaluationRun.objects.for_tenant(run.tenant_id).filter(pk=run.pk)
+    last: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        if share - last.get(stage, -1.0) >= 0.05 or done == total:
+            last[stage] = share
+            rows.update(stage=stage, progress_done=done, progress_total=total)
+
+    inputs = EvaluationInputs(
+        run.kind,
+        run.params,
+        run.contract,
+        run.bars_source,
+        run.plan_code,
+        run.start_every,
+        run.paths,
+        run.horizon,
+        run.block,
+        run.seed,
+    )
+    try:
+        report = evaluation_report(inputs, on_progress=progress)
+    except (BacktestInputError, ValueError) as exc:  # bad inputs or bars: say so, don't retry
+        rows.update(status=BacktestStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now())
+    else:
+        rows.update(status=BacktestStatus.SUCCEEDED, report=report, finished_at=timezone.now())
+    run.refresh_from_db()
+    return run
