@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from markets.fills import Side
+from markets.sessions import globex_session
 from strategies.backtest import metrics
 
 
@@ -123,6 +124,11 @@ class BacktestResult:
             for trade in self.trades:
                 equity += trade.pnl_usd
                 curve.append((trade.exit_at, equity))
+            if self.session_dates:
+                # The curve spans the whole run, not just up to the last trade.
+                close = globex_session(self.session_dates[-1])[1].astimezone(UTC)
+                if close > curve[-1][0]:
+                    curve.append((close, equity))
             self.equity_curve = curve
 
     # -- metrics --------------------------------------------------------------------------------
@@ -139,6 +145,7 @@ class BacktestResult:
         equity = [point[1] for point in self.equity_curve]
         first = self.session_dates[0] if self.session_dates else None
         dates = [first, *(t.trading_date for t in self.trades)]
+        dates += [self.session_dates[-1]] * (len(equity) - len(dates))  # the closing point
         return metrics.max_drawdown(equity, dates, self.session_dates)  # type: ignore[arg-type]
 
     def metrics(self) -> dict[str, Any]:
