@@ -128,7 +128,7 @@ def evaluation_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "sections": [
                 (name, figures, histogram_bars(figures.get("days_to_pass_histogram") or []))
                 for name, figures in (
-                    ("History: a start every session", history),
+                    (f"History: a start every {run.start_every} session(s)", history),
                     ("Monte Carlo", mc),
                 )
                 if figures
