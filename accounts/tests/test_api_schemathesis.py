@@ -83,6 +83,7 @@ def _real_ids(world: World) -> dict[str, str]:
         "strategies": str(world.strategy_a.public_id),
         "orders": str(world.order_a.public_id),
         "backtests": str(world.backtest_a.public_id),
+        "evaluations": str(world.evaluation_a.public_id),
     }
 
 

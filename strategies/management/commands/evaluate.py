@@ -75,7 +75,8 @@ class Command(BaseCommand):
                     bar.close()
                 self.stderr.write(f"{stage.replace('_', ' ')}:")
                 bars[stage] = ProgressBar(self.stderr._out, unit="attempts")
-            bars[stage](done, total)
+            if done == total or done % max(1, total // 100) == 0:  # about 100 redraws a stage
+                bars[stage](done, total)
 
         return progress
 
