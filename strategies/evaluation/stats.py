@@ -56,6 +56,9 @@ def summarize(attempts: Sequence[Attempt], *, fee_usd: Decimal | None) -> dict[s
         "unfinished": len(attempts) - finished,
         "pass_rate": rate,
         "pass_rate_interval": wilson_interval(len(passed), finished),
+        # Attempts still running at the end of the data count against this one: it is what a
+        # trader starting on a random day saw within the data.
+        "passed_share_of_all": len(passed) / len(attempts) if attempts else None,
         "days_to_pass": quartiles(days),
         "days_to_pass_histogram": sorted(histogram.items()),
         "failure_reasons": dict(Counter(a.reason or "unknown" for a in failed)),

@@ -111,13 +111,14 @@ def _figures(s: dict) -> list[str]:
     days = s["days_to_pass"]
     lines = [
         f"  attempts {s['attempts']}: passed {s['passed']}, failed {s['failed']}, "
-        f"unfinished at the end of the data {s['unfinished']}",
+        f"still running at the end (of the data, or of the path) {s['unfinished']}",
         "  pass rate (of finished attempts): "
         + (
             f"{rate:.1%} (95% interval {interval[0]:.1%} .. {interval[1]:.1%})"
             if rate is not None
             else "n/a (no attempt finished)"
         ),
+        f"  passed within the data: {s['passed_share_of_all']:.1%} of all attempts",
     ]
     if days:
         lines.append(
