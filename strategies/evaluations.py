@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.models import Tenant
 from accounts.services import audit_record
 from execution.selectors import risk_limits_for_plan
-from strategies.backtest.run import ReplayData, describe_rules
+from strategies.backtest.run import ReplayData, describe_rules, parameter_grid
 from strategies.backtests import (
     BacktestInputError,
     bars_load,
@@ -35,7 +35,7 @@ from strategies.backtests import (
 )
 from strategies.evaluation.attempt import Attempt, Goal, Outcome
 from strategies.evaluation.days import trace_days
-from strategies.evaluation.lab import evaluate_history, monte_carlo
+from strategies.evaluation.lab import evaluate_history, monte_carlo, walk_forward
 from strategies.evaluation.stats import summarize
 from strategies.models import BacktestStatus, EvaluationRun
 from strategies.services import strategy_params_clean
@@ -156,6 +156,42 @@ def evaluation_report(
         }
     report["elapsed_seconds"] = round(time.perf_counter() - started, 3)
     return report
+
+
+def evaluation_walk_forward(
+    inputs: EvaluationInputs,
+    grid: Mapping[str, list[str]],
+    *,
+    in_sample_sessions: int,
+    out_of_sample_sessions: int,
+) -> dict[str, Any]:
+    """Parameters chosen in-sample among ``grid``'s cells (over ``inputs.params``), attempts scored
+    out-of-sample only, with the gap between the two."""
+    plan = plan_get(inputs.plan_code)
+    limits = risk_limits_for_plan(plan=plan)
+    goal = Goal(plan.profit_target_usd, plan.consistency_share)  # type: ignore[arg-type]
+    spec = contract_spec(inputs.contract)
+    try:
+        cells = [{**inputs.params, **cell} for cell in parameter_grid(grid)] or [inputs.params]
+    except ValueError as exc:
+        raise BacktestInputError(str(exc)) from exc
+    for cell in cells:
+        strategy_params_clean(kind=inputs.kind, params=cell)  # every cell valid before any work
+    data = ReplayData.prepare(bars_load(source=inputs.bars_source, contract=spec))
+    result = walk_forward(
+        inputs.kind,
+        cells,
+        data,
+        spec,
+        limits,
+        goal,
+        in_sample_sessions=in_sample_sessions,
+        out_of_sample_sessions=out_of_sample_sessions,
+        every=inputs.every,
+    )
+    attempts = result.pop("out_of_sample_attempts")
+    result["out_of_sample"] = _jsonable(summarize(attempts, fee_usd=plan.evaluation_fee_usd))
+    return _jsonable(result)
 
 
 def fan_chart(attempts: Sequence[Attempt], horizon: int) -> dict[str, list[float]]:

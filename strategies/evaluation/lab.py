@@ -15,12 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
 from execution import risk
-from strategies.evaluation.attempt import Attempt, DayResult, DaySettler, Goal, run_attempt
-from strategies.evaluation.days import Day, Trace
+from markets.ticks import ContractSpec
+from strategies.backtest.run import ReplayData, walk_forward_splits
+from strategies.evaluation.attempt import (
+    Attempt,
+    DayResult,
+    DaySettler,
+    Goal,
+    Outcome,
+    run_attempt,
+)
+from strategies.evaluation.days import Day, Trace, trace_days
 
 Progress = Callable[[int, int], None]
 
@@ -163,3 +173,75 @@ def monte_carlo(
         if on_progress is not None and ((p + 1) % step == 0 or p + 1 == paths):
             on_progress(p + 1, paths)
     return attempts
+
+
+def walk_forward(
+    strategy: str,
+    cells: list[dict[str, object]],
+    data: ReplayData,
+    spec: ContractSpec,
+    limits: risk.RiskLimits,
+    goal: Goal,
+    *,
+    in_sample_sessions: int,
+    out_of_sample_sessions: int,
+    every: int = 1,
+) -> dict[str, Any]:
+    """Parameters chosen in-sample (the cell whose attempts passed most often within the window),
+    evaluations scored out-of-sample only; the in-sample/out-of-sample gap says how much of the
+    in-sample figure was fitting. Folds from ``walk_forward_splits``."""
+    folds = []
+    out_of_sample: list[Attempt] = []
+    for split in walk_forward_splits(
+        data.sessions.dates,
+        in_sample_sessions=in_sample_sessions,
+        out_of_sample_sessions=out_of_sample_sessions,
+    ):
+        scored = []
+        for cell in cells:
+            trace = trace_days(
+                strategy,
+                cell,
+                data,
+                spec,
+                first_date=split.in_sample[0],
+                last_date=split.in_sample[1],
+            )
+            scored.append((_passed_share(evaluate_history(trace, limits, goal, every=every)), cell))
+        best_score, best = max(scored, key=lambda item: item[0])  # first cell wins a tie
+        trace = trace_days(
+            strategy,
+            best,
+            data,
+            spec,
+            first_date=split.out_of_sample[0],
+            last_date=split.out_of_sample[1],
+        )
+        attempts = evaluate_history(trace, limits, goal, every=every)
+        out_of_sample += attempts
+        folds.append(
+            {
+                "in_sample": [d.isoformat() for d in split.in_sample],
+                "out_of_sample": [d.isoformat() for d in split.out_of_sample],
+                "params": best,
+                "in_sample_passed_share": best_score,
+                "out_of_sample_passed_share": _passed_share(attempts),
+            }
+        )
+    in_mean = _mean([f["in_sample_passed_share"] for f in folds])
+    out_mean = _mean([f["out_of_sample_passed_share"] for f in folds])
+    return {
+        "folds": folds,
+        "in_sample_passed_share": in_mean,
+        "out_of_sample_passed_share": out_mean,
+        "gap": None if in_mean is None or out_mean is None else in_mean - out_mean,
+        "out_of_sample_attempts": out_of_sample,
+    }
+
+
+def _passed_share(attempts: list[Attempt]) -> float:
+    return sum(a.outcome == Outcome.PASSED for a in attempts) / len(attempts) if attempts else 0.0
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None

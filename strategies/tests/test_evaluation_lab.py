@@ -168,3 +168,59 @@ def test_evaluate_needs_a_plan_with_a_profit_target():
         evaluate_json("--plan=express-50k", "--paths=0")
     with pytest.raises(CommandError, match="every must be between 1 and 1000"):
         evaluate_json("--plan=combine-50k", "--every=0")
+
+
+def test_walk_forward_chooses_in_sample_and_scores_out_of_sample_only(es):
+    from strategies.backtest.run import walk_forward_splits
+    from strategies.evaluation.lab import walk_forward
+
+    cells = [{"stop_atr": "0.15", "target_atr": "0.3"}, {}]
+    limits = risk.plan_limits("combine", 50)
+    result = walk_forward(
+        "overnight_range_breakout",
+        cells,
+        es,
+        spec_for("ES"),
+        limits,
+        GOAL,
+        in_sample_sessions=250,
+        out_of_sample_sessions=250,
+        every=10,
+    )
+    splits = walk_forward_splits(
+        es.sessions.dates, in_sample_sessions=250, out_of_sample_sessions=250
+    )
+    assert len(result["folds"]) == len(splits) > 1
+    fold, split = result["folds"][0], splits[0]
+    assert fold["in_sample"][1] < fold["out_of_sample"][0]  # never scored on what it chose with
+
+    # The chosen cell is the in-sample best, recomputed here from scratch.
+    def in_sample_share(cell):
+        trace = trace_days(
+            "overnight_range_breakout", cell, es, spec_for("ES"),
+            first_date=split.in_sample[0], last_date=split.in_sample[1],
+        )  # fmt: skip
+        attempts = evaluate_history(trace, limits, GOAL, every=10)
+        return sum(a.outcome == Outcome.PASSED for a in attempts) / len(attempts)
+
+    shares = [in_sample_share(cell) for cell in cells]
+    assert fold["in_sample_passed_share"] == max(shares)
+    assert fold["params"] == cells[shares.index(max(shares))]
+    out = result["out_of_sample_attempts"]
+    assert all(a.start >= date.fromisoformat(result["folds"][0]["out_of_sample"][0]) for a in out)
+    assert result["gap"] == pytest.approx(
+        result["in_sample_passed_share"] - result["out_of_sample_passed_share"]
+    )
+
+
+@pytest.mark.django_db
+def test_evaluate_command_walks_forward_over_a_sweep():
+    result = evaluate_json(
+        "--plan=combine-50k",
+        "--every=20",
+        "--walk-forward=250,250",
+        "--sweep=stop_atr=0.15,0.25",
+    )
+    assert {fold["params"]["stop_atr"] for fold in result["folds"]} <= {"0.15", "0.25"}
+    assert result["out_of_sample"]["attempts"] > 0
+    assert result["gap"] is not None

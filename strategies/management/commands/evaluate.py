@@ -13,7 +13,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from strategies.backtests import BacktestInputError
 from strategies.engine.params import ParameterError
 from strategies.engine.registry import STRATEGY_KINDS
-from strategies.evaluations import evaluation_inputs, evaluation_report
+from strategies.evaluations import (
+    evaluation_inputs,
+    evaluation_report,
+    evaluation_walk_forward,
+)
 from strategies.management.commands.backtest import ProgressBar, key_value
 
 
@@ -34,6 +38,13 @@ class Command(BaseCommand):
         parser.add_argument("--block", type=int, default=5, help="sessions per bootstrap block")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
+        parser.add_argument(
+            "--walk-forward",
+            help="IN,OUT sessions: choose parameters in-sample, score evaluations out-of-sample",
+        )
+        parser.add_argument(
+            "--sweep", action="append", default=[], type=key_value, metavar="NAME=V1,V2"
+        )
 
     def handle(self, *args, **options) -> None:
         bars = {}
@@ -51,6 +62,8 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 allow_any_path=True,
             )
+            if options["walk_forward"]:
+                return self._walk_forward(inputs, options)
             report = evaluation_report(
                 inputs, on_progress=None if options["json"] else self._progress(bars)
             )
@@ -65,8 +78,36 @@ class Command(BaseCommand):
                 bar.close()
         if options["json"]:
             self.stdout.write(json.dumps(report))
+        else:
+            self.stdout.write(render(report))
+        return None
+
+    def _walk_forward(self, inputs, options) -> None:
+        try:
+            in_n, out_n = (int(x) for x in options["walk_forward"].split(","))
+        except ValueError as exc:
+            raise CommandError("--walk-forward takes IN,OUT session counts, e.g. 250,120") from exc
+        grid = {name: [v for v in values.split(",") if v] for name, values in options["sweep"]}
+        result = evaluation_walk_forward(
+            inputs, grid, in_sample_sessions=in_n, out_of_sample_sessions=out_n
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
             return
-        self.stdout.write(render(report))
+        for fold in result["folds"]:
+            chosen = {name: fold["params"][name] for name in grid}
+            self.stdout.write(
+                f"IS {fold['in_sample'][0]}..{fold['in_sample'][1]} passed "
+                f"{fold['in_sample_passed_share']:.0%} with {json.dumps(chosen)}  |  OOS "
+                f"{fold['out_of_sample'][0]}..{fold['out_of_sample'][1]} passed "
+                f"{fold['out_of_sample_passed_share']:.0%}"
+            )
+        if result["gap"] is not None:
+            self.stdout.write(
+                f"passed within the window: in-sample {result['in_sample_passed_share']:.1%}, "
+                f"out-of-sample {result['out_of_sample_passed_share']:.1%} (gap "
+                f"{result['gap']:+.1%})"
+            )
 
     def _progress(self, bars: dict):
         def progress(stage: str, done: int, total: int) -> None:
