@@ -37,6 +37,7 @@ from strategies.backtests import (
 )
 from strategies.engine.params import ParameterError
 from strategies.engine.registry import STRATEGY_KINDS
+from strategies.evaluation.lookahead import lookahead_check
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -108,6 +109,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--walk-forward", help="IN,OUT: in-sample and out-of-sample sessions per fold"
         )
+        parser.add_argument(
+            "--lookahead-check",
+            type=int,
+            metavar="N",
+            help="re-make N entry decisions on bars cut where each was made; they must agree",
+        )
         parser.add_argument("--save", action="store_true", help="store the run (needs --tenant)")
         parser.add_argument("--tenant", help="tenant slug for --save")
         parser.add_argument("--queue", action="store_true", help="with --save: let a worker run it")
@@ -120,6 +127,8 @@ class Command(BaseCommand):
             source = resolve_bars_source(options["bars"], allow_any_path=True)
             bars = bars_load(source=source, contract=spec)
             limits = limits_for(options["plan"])
+            if options["lookahead_check"]:
+                return self._lookahead(options, bars, spec)
             if options["sweep"]:
                 return self._sweep(options, bars, spec, limits)
             if options["walk_forward"]:
@@ -162,6 +171,24 @@ class Command(BaseCommand):
         finally:
             if progress is not None:
                 progress.close()
+
+    def _lookahead(self, options, bars, spec) -> None:
+        checked, mismatches = lookahead_check(
+            options["strategy"],
+            dict(options["param"]),
+            ReplayData.prepare(bars),
+            spec,
+            samples=options["lookahead_check"],
+        )
+        for m in mismatches:
+            again = m.on_cut_data.reason if m.on_cut_data else "nothing"
+            self.stdout.write(f"LOOK-AHEAD {m.decision.tag}: {m.decision.reason!r} -> {again!r}")
+        self.stdout.write(
+            f"look-ahead check: {checked} entry decisions re-made on cut data, "
+            f"{len(mismatches)} differ"
+        )
+        if mismatches:
+            raise CommandError("the strategy uses bars that had not closed when it decided")
 
     def _sweep(self, options, bars, spec, limits) -> None:
         grid = {name: [v for v in values.split(",") if v] for name, values in options["sweep"]}
