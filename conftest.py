@@ -59,6 +59,8 @@ def _seeded_account_plans(request):
 
     seed = importlib.import_module("accounts.migrations.0002_seed_account_plans").seed
     seed(apps, None)
+    fees = importlib.import_module("accounts.migrations.0004_plan_evaluation_fee").seed_fees
+    fees(apps, None)
 
 
 def _wants_transaction(request) -> bool:

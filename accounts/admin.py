@@ -220,6 +220,7 @@ class AccountPlanAdmin(SuperuserWritesMixin, admin.ModelAdmin):  # firm rules ar
         "max_loss_limit_usd",
         "mll_mode",
         "max_contracts",
+        "evaluation_fee_usd",
     )
     list_filter = ("program", "mll_mode")
 

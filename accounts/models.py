@@ -158,6 +158,16 @@ class AccountPlan(models.Model):
         default=Decimal("0.500"),
         help_text="The best day must stay below this share of total profit.",
     )
+    evaluation_fee_usd = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="What one attempt at this evaluation costs (the monthly fee; a reset).",
+    )
+    evaluation_fee_source = models.CharField(
+        max_length=300, blank=True, help_text="Where the fee comes from, and when it was read."
+    )
 
     def __str__(self) -> str:
         return f"{self.get_program_display()} {int(self.size_usd) // 1000}K"

@@ -60,12 +60,14 @@ __all__ = [
     "Violation",
     "assess",
     "check_order",
+    "combine_passed",
     "entry_cutoff",
     "exposure_units",
     "mark_equity",
     "max_contracts_for",
     "plan_limits",
     "roll_trading_day",
+    "trade_risk_allowance",
     "with_lock",
 ]
 
@@ -530,10 +532,7 @@ def _trade_risk_rule(
             )
         )
         return
-    rooms = [("max loss limit", state.equity_usd - floor)]
-    if limits.daily_loss_limit_usd is not None:
-        rooms.append(("daily loss limit", limits.daily_loss_limit_usd + state.day_pnl_usd))
-    for name, room in rooms:
+    for name, room in _loss_rooms(limits, state, floor):
         if max_loss_usd >= room > 0:
             add(
                 Violation(
@@ -542,6 +541,43 @@ def _trade_risk_rule(
                     f"({room} of room left)",
                 )
             )
+
+
+def _loss_rooms(
+    limits: RiskLimits, state: AccountRiskState, floor: Decimal
+) -> list[tuple[str, Decimal]]:
+    """What each loss limit still allows before it is reached (equity - floor, DLL + day P&L)."""
+    rooms = [("max loss limit", state.equity_usd - floor)]
+    if limits.daily_loss_limit_usd is not None:
+        rooms.append(("daily loss limit", limits.daily_loss_limit_usd + state.day_pnl_usd))
+    return rooms
+
+
+def trade_risk_allowance(limits: RiskLimits, state: AccountRiskState) -> Decimal | None:
+    """The trade-risk rule in one number: an entry whose stop-out would lose this much or more is
+    refused (``TRADE_RISK_TOO_LARGE``); None when no room is left (other rules refuse then).
+    Evaluations compare a whole day's entries against it at once."""
+    rooms = [room for _, room in _loss_rooms(limits, state, _live_floor(limits, state)) if room > 0]
+    return min(rooms) if rooms else None
+
+
+def combine_passed(
+    *,
+    profit_usd: Decimal,
+    best_day_usd: Decimal,
+    trading_days: int,
+    profit_target_usd: Decimal,
+    consistency_share: Decimal,
+    minimum_trading_days: int = 1,
+) -> bool:
+    """The Trading Combine is passed at the end of a day when the profit reaches the target, the
+    best day stays below ``consistency_share`` of the total profit (the consistency target, §8)
+    and at least ``minimum_trading_days`` days were traded."""
+    return (
+        profit_usd >= profit_target_usd
+        and best_day_usd < consistency_share * profit_usd
+        and trading_days >= minimum_trading_days
+    )
 
 
 def _max_contracts_rule(

@@ -34,7 +34,7 @@ from execution.sources import market_source
 from markets.bars import BarArrays, load_bars_csv
 from markets.ticks import ContractSpec, UnknownContract, spec_for
 from strategies.backtest.result import BacktestResult
-from strategies.backtest.run import parameter_grid, run_backtest
+from strategies.backtest.run import describe_rules, parameter_grid, run_backtest
 from strategies.models import BacktestRun, BacktestStatus, BacktestSweep
 from strategies.services import strategy_params_clean
 
@@ -105,14 +105,26 @@ def bars_load(*, source: str, contract: ContractSpec) -> BarArrays:
     return BarArrays(ts, column(1), column(2), column(3), column(4), volume, tick_size=step)
 
 
-def limits_for(plan_code: str) -> risk.RiskLimits | None:
-    if not plan_code:
-        return None
+def plan_get(plan_code: str) -> AccountPlan:
     plan = AccountPlan.objects.filter(code=plan_code).first()
     if plan is None:
         codes = ", ".join(AccountPlan.objects.order_by("code").values_list("code", flat=True))
         raise BacktestInputError(f"unknown plan {plan_code!r}; choose one of {codes}")
-    return risk_limits_for_plan(plan=plan)
+    return plan
+
+
+def limits_for(plan_code: str) -> risk.RiskLimits | None:
+    """Exactly that plan's rules, or None (no plan: no account rules at all)."""
+    if not plan_code:
+        return None
+    return risk_limits_for_plan(plan=plan_get(plan_code))
+
+
+def rules_label(plan_code: str) -> str:
+    """What a result says applied: the plan by name, with its numbers."""
+    if not plan_code:
+        return describe_rules(None)
+    return f"{plan_get(plan_code)} ({plan_code}): {describe_rules(limits_for(plan_code))}"
 
 
 def backtest_run_inputs(
@@ -331,6 +343,7 @@ def backtest_execute(*, run: BacktestRun, on_progress=None) -> BacktestRun:
             bars_load(source=run.bars_source, contract=spec),
             spec,
             limits=limits_for(run.plan_code),
+            rules=rules_label(run.plan_code),
             commission_usd=run.commission_usd,
             slippage_ticks=run.slippage_ticks,
             on_progress=progress,

@@ -71,6 +71,52 @@ class BacktestSweep(TenantOwned):
         return f"Sweep {self.public_id} ({self.cells_done}/{self.cells_total})"
 
 
+class EvaluationRun(TenantOwned):
+    """One Evaluation Lab run: a strategy against a plan's evaluation from every start day, and
+    the Monte Carlo. ``report`` is ``strategies.evaluations.evaluation_report``'s JSON."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=40, choices=StrategyKind.choices)
+    params = models.JSONField(default=dict)
+    contract = models.CharField(max_length=12, help_text="Our symbol, e.g. ES.")
+    bars_source = models.CharField(max_length=300, help_text="A file under MARKET_DATA_DIR.")
+    plan_code = models.CharField(max_length=40, help_text="The plan evaluated, e.g. combine-50k.")
+    start_every = models.PositiveSmallIntegerField(default=1)
+    paths = models.PositiveIntegerField(default=10_000)
+    horizon = models.PositiveSmallIntegerField(default=250)
+    block = models.PositiveSmallIntegerField(default=5)
+    seed = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=10, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED
+    )
+    stage = models.CharField(max_length=20, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    report = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwned.Meta):
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} vs {self.plan_code} [{self.status}]"
+
+    @property
+    def bars_name(self) -> str:
+        """The file name only, never the server's path."""
+        return self.bars_source.rsplit("/", 1)[-1]
+
+    @property
+    def progress_share(self) -> float:
+        return self.progress_done / self.progress_total if self.progress_total else 0.0
+
+
 class BacktestRun(TenantOwned):
     """One backtest: its inputs, its progress while it runs, and its results."""
 

@@ -10,6 +10,7 @@ from accounts.selectors import trading_date_bounds
 from strategies.models import (
     BacktestRun,
     DecisionStatus,
+    EvaluationRun,
     StrategyConfig,
     StrategyDecision,
     StrategyRuntime,
@@ -35,6 +36,15 @@ def backtest_run_list(*, tenant: Tenant | int) -> QuerySet[BacktestRun]:
 
 def backtest_run_get(*, tenant: Tenant | int, run_id: int) -> BacktestRun | None:
     return BacktestRun.objects.for_tenant(tenant).filter(pk=run_id).first()
+
+
+def evaluation_run_list(*, tenant: Tenant | int) -> QuerySet[EvaluationRun]:
+    """Runs without their (large) report; fetch that per run."""
+    return EvaluationRun.objects.for_tenant(tenant).defer("report").order_by("-created_at")
+
+
+def evaluation_run_get(*, tenant: Tenant | int, run_id: int) -> EvaluationRun | None:
+    return EvaluationRun.objects.for_tenant(tenant).filter(pk=run_id).first()
 
 
 def fleet_enabled_contracts() -> dict[int, list[str]]:

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from execution.tasks import BROKER_RETRY
-from strategies.models import BacktestRun
+from strategies.models import BacktestRun, EvaluationRun
 
 
 @shared_task(name="strategies.backtest_run", acks_late=True, time_limit=3600, soft_time_limit=3500)
@@ -15,6 +15,19 @@ def backtest_run_task(*, tenant_id: int, run_id: int) -> None:
     if run is None:
         return
     backtest_execute(run=run)
+
+
+@shared_task(
+    name="strategies.evaluation_run", acks_late=True, time_limit=3600, soft_time_limit=3500
+)
+def evaluation_run_task(*, tenant_id: int, run_id: int) -> None:
+    """Safe to deliver twice: the run is claimed with a conditional UPDATE before it starts."""
+    from strategies.evaluations import evaluation_execute
+
+    run = EvaluationRun.objects.for_tenant(tenant_id).filter(pk=run_id).first()
+    if run is None:
+        return
+    evaluation_execute(run=run)
 
 
 # A step is idempotent (strategies/live/steps.py), so a late or repeated delivery changes

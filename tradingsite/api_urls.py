@@ -27,6 +27,7 @@ router.register(
     "strategy-decisions", strategies_views.StrategyDecisionViewSet, basename="strategy-decision"
 )
 router.register("backtests", strategies_views.BacktestRunViewSet, basename="backtest")
+router.register("evaluations", strategies_views.EvaluationRunViewSet, basename="evaluation")
 router.register("orders", execution_views.OrderViewSet, basename="order")
 router.register("fills", execution_views.FillViewSet, basename="fill")
 router.register("positions", execution_views.PositionViewSet, basename="position")

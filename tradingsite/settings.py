@@ -306,7 +306,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Trading platform API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Trading platform API",
+    "VERSION": "0.1.0",
+    # Backtests and evaluations share one status set: one named enum for both.
+    "ENUM_NAME_OVERRIDES": {"RunStatusEnum": "strategies.models.BacktestStatus"},
+}
 # API tokens (apiauth/): short-lived access JWTs, revocable refresh JWTs; only a hash is stored.
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
 SIMPLE_JWT = {

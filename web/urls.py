@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import analytics, auth, backtests, dashboard, desk, ops, strategies
+from web.views import analytics, auth, backtests, dashboard, desk, evaluations, ops, strategies
 
 urlpatterns = [
     path("", dashboard.home, name="dashboard"),
@@ -28,6 +28,13 @@ urlpatterns = [
     path("backtests/", backtests.backtest_list, name="backtest_list"),
     path("backtests/<int:run_id>/", backtests.backtest_detail, name="backtest_detail"),
     path("backtests/<int:run_id>/status.json", backtests.backtest_status, name="backtest_status"),
+    path("evaluations/", evaluations.evaluation_list, name="evaluation_list"),
+    path("evaluations/<int:run_id>/", evaluations.evaluation_detail, name="evaluation_detail"),
+    path(
+        "evaluations/<int:run_id>/status.json",
+        evaluations.evaluation_status,
+        name="evaluation_status",
+    ),
     path("analytics/", analytics.analytics_index, name="analytics"),
     path(
         "analytics/journal/<int:fill_id>/notes/",

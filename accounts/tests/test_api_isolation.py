@@ -74,6 +74,13 @@ OBJECT_CASES: list[tuple[str, str, Path, Body]] = [
     ("order_detail", "get", lambda w: f"{API}/orders/{w.order_a.public_id}/", None),
     ("backtest_detail", "get", lambda w: f"{API}/backtests/{w.backtest_a.public_id}/", None),
     ("backtest_result", "get", lambda w: f"{API}/backtests/{w.backtest_a.public_id}/result/", None),
+    ("evaluation_detail", "get", lambda w: f"{API}/evaluations/{w.evaluation_a.public_id}/", None),
+    (
+        "evaluation_report",
+        "get",
+        lambda w: f"{API}/evaluations/{w.evaluation_a.public_id}/report/",
+        None,
+    ),
     ("member_detail", "get", lambda w: f"{API}/members/alice/", None),
     ("member_update", "patch", lambda w: f"{API}/members/tina/", {"role": "viewer"}),
     ("member_delete", "delete", lambda w: f"{API}/members/tina/", None),
@@ -93,6 +100,7 @@ LIST_PATHS = [
     "positions",
     "account-days",
     "backtests",
+    "evaluations",
 ]
 
 # Creates, with a body that would be valid for the tenant's own objects.
@@ -132,6 +140,17 @@ CREATE_CASES: list[tuple[str, str, Callable[[World], dict[str, Any]]]] = [
             "bars": "nq_1min_sample_2023-11.csv.gz",
         },
     ),
+    (
+        "evaluation_create",
+        "evaluations",
+        lambda w: {
+            "kind": "overnight_range_breakout",
+            "contract": "ES",
+            "bars": "es_1min_2019-2023.csv.gz",
+            "plan_code": "combine-50k",
+            "paths": 0,
+        },
+    ),
 ]
 
 
@@ -144,6 +163,7 @@ def _ids(world: World) -> list[str]:
         str(world.strategy_a.public_id),
         str(world.order_a.public_id),
         str(world.backtest_a.public_id),
+        str(world.evaluation_a.public_id),
         world.account_a.name,
         world.account_a_live.name,
         world.decision_a.reason,
@@ -423,6 +443,7 @@ ROUTED_ACTIONS = {
     ("strategies", "move_account"),
     ("strategies", "kinds"),
     ("backtests", "result"),
+    ("evaluations", "report"),
     ("analytics/accounts", "summary"),
 }
 

@@ -96,6 +96,7 @@ def _real_ids(world: World) -> dict[str, str]:
         "orders": str(world.order_a.public_id),
         "backtests": str(world.backtest_a.public_id),
         "invitations": str(_invitation(world).public_id),
+        "evaluations": str(world.evaluation_a.public_id),
     }
 
 

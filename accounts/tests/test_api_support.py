@@ -38,6 +38,7 @@ from execution.tests.factories import InstrumentFactory, OrderFactory
 from strategies.models import (
     BacktestRun,
     DecisionStatus,
+    EvaluationRun,
     StrategyConfig,
     StrategyDecision,
     StrategyRuntime,
@@ -110,6 +111,7 @@ class World:
     order_a: Order
     order_b: Order
     backtest_a: BacktestRun
+    evaluation_a: EvaluationRun
 
 
 @pytest.fixture
@@ -174,6 +176,15 @@ def world(alice: Any, bob: Any, tenant_a: Tenant, tenant_b: Tenant, account_a, a
         metrics={"net_pnl_usd": "12.50"},
         result={"trades": []},
     )
+    evaluation_a = EvaluationRun.all_tenants.create(
+        tenant=tenant_a,
+        kind="overnight_range_breakout",
+        contract="ES",
+        bars_source="es_1min_2019-2023.csv.gz",
+        plan_code="combine-50k",
+        status="succeeded",
+        report={"history": {"attempts": 0}},
+    )
     return World(
         tenant_a=tenant_a,
         tenant_b=tenant_b,
@@ -189,4 +200,5 @@ def world(alice: Any, bob: Any, tenant_a: Tenant, tenant_b: Tenant, account_a, a
         order_a=order_a,
         order_b=order_b,
         backtest_a=backtest_a,
+        evaluation_a=evaluation_a,
     )

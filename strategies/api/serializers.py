@@ -18,6 +18,7 @@ from strategies import selectors
 from strategies.models import (
     BacktestRun,
     DecisionStatus,
+    EvaluationRun,
     StrategyConfig,
     StrategyDecision,
     StrategyKind,
@@ -145,11 +146,56 @@ class BacktestRunCreateSerializer(serializers.Serializer):
     )
     first_date = serializers.DateField(required=False, allow_null=True)
     last_date = serializers.DateField(required=False, allow_null=True)
-    plan_code = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    plan_code = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="An account plan (e.g. combine-50k) whose rules apply; blank: no account rules.",
+    )
     commission_usd = serializers.DecimalField(
         max_digits=8, decimal_places=2, min_value=0, required=False, allow_null=True
     )
     slippage_ticks = serializers.IntegerField(min_value=0, max_value=100, required=False, default=0)
+
+
+class EvaluationRunSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    bars = serializers.CharField(source="bars_name", read_only=True, help_text="The bars file.")
+    progress = serializers.FloatField(source="progress_share", read_only=True)
+
+    class Meta:
+        model = EvaluationRun
+        fields = (
+            "id", "kind", "params", "contract", "bars", "plan_code", "start_every", "paths",
+            "horizon", "block", "seed", "status", "stage", "progress", "progress_done",
+            "progress_total", "error", "created_at", "started_at", "finished_at",
+        )  # fmt: skip
+        read_only_fields = fields
+
+
+class EvaluationRunCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=StrategyKind.choices)
+    params = ParamsField(required=False, default=dict)
+    contract = serializers.CharField(max_length=12, help_text="ES, NQ, MES ...")
+    bars = serializers.CharField(max_length=200, help_text="A file of the market-data folder.")
+    plan_code = serializers.CharField(
+        max_length=40,
+        help_text="A plan with a profit target (a Trading Combine, e.g. combine-50k).",
+    )
+    start_every = serializers.IntegerField(
+        min_value=1, max_value=1000, default=1, help_text="Start an attempt every N sessions."
+    )
+    paths = serializers.IntegerField(
+        min_value=0, max_value=100_000, default=10_000, help_text="Monte Carlo paths (0: none)."
+    )
+    horizon = serializers.IntegerField(
+        min_value=1, max_value=5000, default=250, help_text="Sessions per Monte Carlo path."
+    )
+    block = serializers.IntegerField(
+        min_value=1, max_value=250, default=5, help_text="Sessions per bootstrap block."
+    )
+    seed = serializers.IntegerField(min_value=0, default=0)
 
 
 class StrategyDecisionSerializer(serializers.ModelSerializer):

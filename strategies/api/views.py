@@ -20,7 +20,13 @@ from accounts.api.base import TenantCreateMixin, TenantScopedViewSet
 from accounts.models import Tenant
 from strategies import selectors, services
 from strategies.api import serializers as s
-from strategies.models import BacktestRun, StrategyConfig, StrategyDecision, StrategyKind
+from strategies.models import (
+    BacktestRun,
+    EvaluationRun,
+    StrategyConfig,
+    StrategyDecision,
+    StrategyKind,
+)
 
 PARAMS_ERROR = OpenApiResponse(
     description='Validation failed; parameter errors are under "params" as {field: message}.'
@@ -209,3 +215,55 @@ class BacktestRunViewSet(
     def result(self, request: Request, public_id: str) -> Response:
         run = selectors.backtest_run_get(tenant=self.tenant, run_id=self.get_object().pk)
         return Response({"status": run.status, "result": run.result})
+
+
+class EvaluationRunViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantCreateMixin, TenantScopedViewSet
+):
+    """The Evaluation Lab: will a strategy pass a plan's evaluation, how soon, how close does it
+    come to failing. Start one (a worker runs it), follow its progress, read its report."""
+
+    serializer_class = s.EvaluationRunSerializer
+    input_serializer_class = s.EvaluationRunCreateSerializer
+
+    def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[EvaluationRun]:
+        return selectors.evaluation_run_list(tenant=tenant)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        from strategies.backtests import BacktestInputError
+
+        if isinstance(exc, BacktestInputError):
+            exc = ValidationError({"non_field_errors": [str(exc)]})
+        return super().handle_exception(_parameter_errors(exc) or exc)
+
+    @extend_schema(
+        request=s.EvaluationRunCreateSerializer,
+        responses={201: s.EvaluationRunSerializer, 400: PARAMS_ERROR},
+        summary="Start an evaluation (queued; poll it for progress)",
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
+
+    def create_object(self, *, tenant: Tenant, actor: Any, data: dict[str, Any]) -> EvaluationRun:
+        from strategies.evaluations import evaluation_create
+
+        data = dict(data)
+        return evaluation_create(tenant=tenant, actor=actor, bars_source=data.pop("bars"), **data)
+
+    @extend_schema(
+        request=None,
+        responses=OpenApiResponse(
+            description=(
+                "history and monte_carlo: attempts, passed, failed, unfinished, pass_rate with "
+                "its 95% Wilson interval, days_to_pass (min, q1, median, q3, max) and its "
+                "histogram, failure_reasons, min_headroom_usd (end of day), expected resets and "
+                "cost_per_pass_usd (the plan's fee); monte_carlo.fan: percentiles of the profit "
+                "and the floor per session; attempts: one row per start day."
+            )
+        ),
+        summary="The report of a finished evaluation",
+    )
+    @action(detail=True, methods=["get"])
+    def report(self, request: Request, public_id: str) -> Response:
+        run = selectors.evaluation_run_get(tenant=self.tenant, run_id=self.get_object().pk)
+        return Response({"status": run.status, "report": run.report})

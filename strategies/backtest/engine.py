@@ -92,7 +92,8 @@ class Replay:
         self.on_progress = on_progress
         ts = np.asarray(bars.ts, dtype=np.int64)  # type: ignore[attr-defined]
         self.ts = ts
-        self.cts = ts + sessions.bar_seconds
+        close_ts = getattr(bars, "close_ts", None)  # ReplayData keeps them across runs
+        self.cts = ts + sessions.bar_seconds if close_ts is None else close_ts
         self.H = np.asarray(bars.high, dtype=np.int64)  # type: ignore[attr-defined]
         self.L = np.asarray(bars.low, dtype=np.int64)  # type: ignore[attr-defined]
         self.O = np.asarray(bars.open, dtype=np.int64)  # type: ignore[attr-defined]

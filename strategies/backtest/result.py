@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from markets.fills import Side
+from markets.sessions import globex_session
 from strategies.backtest import metrics
 
 
@@ -106,6 +107,9 @@ class BacktestResult:
     daily_loss_limit_days: list[date]
     bars_replayed: int
     elapsed_seconds: float = 0.0
+    rules: str = ""
+    refused_entries: int = 0
+    first_refused_on: date | None = None
     equity_curve: list[tuple[datetime, Decimal]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -120,6 +124,11 @@ class BacktestResult:
             for trade in self.trades:
                 equity += trade.pnl_usd
                 curve.append((trade.exit_at, equity))
+            if self.session_dates:
+                # The curve spans the whole run, not just up to the last trade.
+                close = globex_session(self.session_dates[-1])[1].astimezone(UTC)
+                if close > curve[-1][0]:
+                    curve.append((close, equity))
             self.equity_curve = curve
 
     # -- metrics --------------------------------------------------------------------------------
@@ -136,6 +145,7 @@ class BacktestResult:
         equity = [point[1] for point in self.equity_curve]
         first = self.session_dates[0] if self.session_dates else None
         dates = [first, *(t.trading_date for t in self.trades)]
+        dates += [self.session_dates[-1]] * (len(equity) - len(dates))  # the closing point
         return metrics.max_drawdown(equity, dates, self.session_dates)  # type: ignore[arg-type]
 
     def metrics(self) -> dict[str, Any]:
@@ -166,6 +176,9 @@ class BacktestResult:
             "survived": self.survived,
             "failed_on": self.failed_on,
             "failure_reason": self.failure_reason,
+            "rules": self.rules,
+            "refused_entries": self.refused_entries,
+            "first_refused_on": self.first_refused_on,
         }
 
     def report(self) -> str:
@@ -193,9 +206,16 @@ class BacktestResult:
                 f"best day {num(m['best_day_usd'], '{}')} USD "
                 f"({num(m['best_day_share'], '{:.0%}')} of the profit), "
                 f"daily-loss-limit days {len(self.daily_loss_limit_days)}",
+                f"rules: {self.rules}",
                 f"account: {verdict}",
+                *self._refusals(),
             ]
         )
+
+    def _refusals(self) -> list[str]:
+        if not self.refused_entries:
+            return []
+        return [f"the rules refused {self.refused_entries} entries from {self.first_refused_on}"]
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-serialisable data (Decimals and dates as strings)."""

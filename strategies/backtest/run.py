@@ -49,6 +49,7 @@ class ReplayData:
     close: np.ndarray
     volume: np.ndarray
     sessions: Sessions
+    close_ts: np.ndarray  # bar close times, computed once (the engine needs them every run)
 
     @classmethod
     def prepare(cls, bars: object) -> ReplayData:
@@ -58,7 +59,8 @@ class ReplayData:
             np.ascontiguousarray(getattr(bars, n), dtype=np.int64)
             for n in ("ts", "open", "high", "low", "close", "volume")
         ]
-        return cls(*arrays, sessions=Sessions.from_bars(bars))
+        sessions = Sessions.from_bars(bars)
+        return cls(*arrays, sessions=sessions, close_ts=arrays[0] + sessions.bar_seconds)
 
 
 def run_backtest(
@@ -74,8 +76,9 @@ def run_backtest(
     first_date: date | None = None,
     last_date: date | None = None,
     mode: str = "fast",
+    rules: str | None = None,
 ) -> BacktestResult:
-    """Replay ``bars`` through a strategy and the TopStep rules; see ``BacktestResult``.
+    """Replay ``bars`` through a strategy and, when ``limits`` are given, an account's rules.
 
     - ``strategy``: a kind from ``STRATEGY_KINDS`` (then ``params`` are validated against its
       schema; ``ParameterError`` lists every bad field) or a ready ``Strategy`` (e.g. a
@@ -83,8 +86,10 @@ def run_backtest(
     - ``bars``: any object with int64 arrays ``ts`` (bar open, epoch seconds UTC), ``open``,
       ``high``, ``low``, ``close`` (integer ticks) and ``volume`` (``markets.bars.load_bars_csv``),
       or a ``ReplayData``.
-    - ``limits``: the account's ``execution.risk.RiskLimits``; default the 50K Trading Combine
-      (``plan_limits("combine", 50)``).
+    - ``limits``: the account's ``execution.risk.RiskLimits`` (a plan's rules), or None (the
+      default): no account rules, the strategy's own performance. ``rules`` names what applied
+      (recorded in the result, e.g. "Trading Combine 50K: ..."); the result counts the entries
+      the rules refused and the first day one was.
     - ``commission_usd``: per contract per side; default the contract's ``fee_per_side_usd``.
     - ``slippage_ticks``: added against the trader to market and stop fills (never to limits).
     - ``on_progress(done_bars, total_bars)``: called as sessions complete.
@@ -95,6 +100,51 @@ def run_backtest(
     - ``mode``: ``"fast"`` (skip idle bars, array indicators) or ``"bar"`` (every bar, incremental
       indicators: the live code path). Both give the same trades.
     """
+    return replay(
+        strategy,
+        params,
+        bars,
+        contract,
+        limits=limits,
+        commission_usd=commission_usd,
+        slippage_ticks=slippage_ticks,
+        on_progress=on_progress,
+        first_date=first_date,
+        last_date=last_date,
+        mode=mode,
+        rules=rules,
+    ).result
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """A backtest's result and the account it ended with (its risk state; without rules, the
+    per-session traces an evaluation re-decides under a plan)."""
+
+    result: BacktestResult
+    account: Account
+
+
+def replay(
+    strategy: str | Strategy,
+    params: Mapping[str, object] | None,
+    bars: object,
+    contract: ContractSpec | str,
+    *,
+    limits: risk.RiskLimits | None = None,
+    commission_usd: Decimal | None = None,
+    slippage_ticks: int = 0,
+    on_progress: Callable[[int, int], None] | None = None,
+    first_date: date | None = None,
+    last_date: date | None = None,
+    mode: str = "fast",
+    rules: str | None = None,
+    opening: risk.AccountRiskState | None = None,
+    feed: ArrayIndicatorFeed | None = None,
+) -> Replayed:
+    """``run_backtest`` with the account kept; ``opening`` starts it in that risk state; ``feed``
+    reuses the indicator values of an earlier fast run of the same strategy over the same bars
+    (``array_feed``: an array feed never changes once computed)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if slippage_ticks < 0:
@@ -117,18 +167,11 @@ def run_backtest(
     data = ReplayData.prepare(bars)
     sessions = data.sessions
     first_k, last_k = _session_range(sessions, first_date, last_date)
-    limits = limits or risk.plan_limits("combine", 50)
-    account = Account(limits, spec)
-    feed_cls = ArrayIndicatorFeed if mode == "fast" else ReplayIncrementalFeed
-    feed = feed_cls(
-        instance.indicators(),
-        data.ts,
-        data.high,
-        data.low,
-        data.close,
-        sessions.index,
-        sessions.dates,
-    )
+    account = Account(limits, spec, opening)
+    if feed is None or mode != "fast":
+        feed = _new_feed(
+            ArrayIndicatorFeed if mode == "fast" else ReplayIncrementalFeed, instance, data
+        )
     begin = int(sessions.starts[first_k])
     if begin > 0:  # warm up as a live desk does: indicators depend on their window only
         since = int(sessions.starts[max(0, first_k - warmup_sessions(instance.indicators()))])
@@ -149,7 +192,7 @@ def run_backtest(
     started = time.perf_counter()
     out = replay.run(first_k, last_k)
     elapsed = time.perf_counter() - started
-    return BacktestResult(
+    result = BacktestResult(
         strategy=name,
         params=recorded,
         contract=spec.symbol,
@@ -158,7 +201,10 @@ def run_backtest(
         notes=out.notes,
         session_dates=out.session_dates,
         daily_pnl_usd=out.daily_pnl,
-        starting_balance_usd=limits.starting_balance_usd,
+        starting_balance_usd=_opening_balance(limits, opening),
+        rules=rules or describe_rules(limits),
+        refused_entries=account.refused_entries,
+        first_refused_on=account.first_refused_on,
         survived=account.failed_on is None,
         failed_on=account.failed_on,
         failure_reason=account.failure_reason,
@@ -166,6 +212,51 @@ def run_backtest(
         bars_replayed=out.bars_replayed,
         elapsed_seconds=elapsed,
     )
+    return Replayed(result, account)
+
+
+def array_feed(
+    strategy: str, params: Mapping[str, object] | None, bars: object
+) -> ArrayIndicatorFeed:
+    """The indicator values a fast replay of this strategy over these bars computes first."""
+    instance = build_strategy(strategy, dict(params or {}))
+    return _new_feed(ArrayIndicatorFeed, instance, ReplayData.prepare(bars))
+
+
+def _new_feed(feed_cls: type, instance: Strategy, data: ReplayData):
+    sessions = data.sessions
+    return feed_cls(
+        instance.indicators(),
+        data.ts,
+        data.high,
+        data.low,
+        data.close,
+        sessions.index,
+        sessions.dates,
+    )
+
+
+def _opening_balance(
+    limits: risk.RiskLimits | None, opening: risk.AccountRiskState | None
+) -> Decimal:
+    if opening is not None:
+        return opening.balance_usd
+    return limits.starting_balance_usd if limits is not None else Decimal(0)
+
+
+def describe_rules(limits: risk.RiskLimits | None) -> str:
+    """The account rules in force, with their numbers (a backtest result always says)."""
+    if limits is None:
+        return "no account rules (the strategy's own performance)"
+    dll = limits.daily_loss_limit_usd
+    mll_mode = "intraday" if limits.mll_mode == risk.MllMode.INTRADAY else "end-of-day"
+    parts = [
+        f"start {limits.starting_balance_usd:,.0f} USD",
+        f"max loss limit {limits.max_loss_limit_usd:,.0f} USD (trails {mll_mode})",
+        f"daily loss limit {dll:,.0f} USD" if dll is not None else "no daily loss limit",
+        f"max {limits.max_contracts} contracts",
+    ]
+    return ", ".join(parts)
 
 
 def _session_range(sessions: Sessions, first: date | None, last: date | None) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from execution import risk
 from markets.fills import Side
 from strategies.backtest import ReplayData, run_backtest
 from strategies.tests.synthetic import LOOSE_LIMITS
@@ -16,6 +17,7 @@ from strategies.tests.synthetic import LOOSE_LIMITS
 DATA_DIR = Path(
     os.environ.get("MARKET_DATA_DIR", Path(__file__).resolve().parents[2] / "../shared/data")
 )
+COMBINE_50K = risk.plan_limits("combine", 50)
 ES_FILE = DATA_DIR / "es_1min_2019-2023.csv.gz"
 
 
@@ -75,6 +77,7 @@ def test_multi_week_run_reports_whether_the_50k_combine_survives(es):
         {},
         es,
         "ES",
+        limits=COMBINE_50K,
         first_date=date(2023, 1, 3),
         last_date=date(2023, 2, 28),
     )
@@ -87,6 +90,7 @@ def test_multi_week_run_reports_whether_the_50k_combine_survives(es):
         "a stop-out would lose 990.30, reaching the max loss limit (622.20 of room left)"
     )
     assert all("reaching the max loss limit" in d.reason for d in refused)
+    assert (result.refused_entries, result.first_refused_on) == (len(refused), date(2023, 1, 4))
     assert (result.survived, result.failed_on) == (True, None)
     assert result.session_dates[-1] == date(2023, 2, 28)
 
@@ -97,6 +101,7 @@ def test_a_surviving_multi_week_run(es):
         {"stop_atr": "0.15", "target_atr": "0.15"},
         es,
         "ES",
+        limits=COMBINE_50K,
         first_date=date(2019, 6, 3),
         last_date=date(2019, 7, 31),
     )

@@ -1,6 +1,7 @@
 """Backtest pages: start one from the schema-built form, see it queued, run it, read its results."""
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -105,3 +106,34 @@ def test_viewer_cannot_start_and_other_tenant_cannot_see(client, viewer, bob, te
         str(run.pk)
         not in client.get(reverse("backtest_list")).content.decode().split("backtest-table")[1]
     )
+
+
+def test_result_page_reads_as_a_trader_reads_it(owner_client, tenant_a):
+    """Exchange times, the parameters labelled, the rules named with their numbers and what they
+    refused, and an equity curve that spans the whole run."""
+    from strategies.backtests import backtest_create, backtest_execute
+
+    run = backtest_create(
+        tenant=tenant_a,
+        actor=None,
+        kind="overnight_range_breakout",
+        contract="ES",
+        bars_source="es_1min_2019-2023.csv.gz",
+        first_date=date(2019, 1, 2),
+        last_date=date(2019, 3, 29),
+        plan_code="combine-50k",
+        params={},
+        enqueue=False,
+    )
+    run = backtest_execute(run=run)
+    html = owner_client.get(reverse("backtest_detail", args=[run.pk])).content.decode()
+    assert "Trading Combine 50K (combine-50k): start 50,000 USD, max loss limit 2,000 USD" in html
+    assert f"the rules refused {run.metrics['refused_entries']} entries from 2019-" in html
+    first = datetime.fromisoformat(run.result["trades"][0]["entry_at"])
+    chicago = first.astimezone(ZoneInfo("America/Chicago"))
+    assert first.hour - chicago.hour in (5, 6)  # really moved to exchange time
+    assert f"<td>{chicago:%a %d %b %Y %H:%M} CT</td>" in html
+    assert "<th>stop_atr</th>" in html
+    assert "Start of the overnight range (ET)." in html
+    last_point = run.result["equity_curve"][-1]["at"]
+    assert last_point.startswith("2019-03-29")  # the curve reaches the last session

@@ -326,6 +326,29 @@ def test_trader_starts_a_backtest_and_sees_its_result(server, page, trading_desk
     assert run.metrics["net_pnl_usd"] in page.inner_text("#net-pnl")
 
 
+def test_trader_evaluates_a_strategy_against_a_combine(server, page, trading_desk):
+    """The Evaluation Lab's form queues a run; once a worker has run it the page shows the pass
+    probability, the days-to-pass histogram and the Monte Carlo fan."""
+    from strategies.models import EvaluationRun
+    from strategies.tasks import evaluation_run_task
+
+    log_in(page, server.url, "alice")
+    page.goto(f"{server.url}/evaluations/")
+    page.select_option("#id_bars", "es_1min_2019-2023.csv.gz")
+    page.select_option("select[name=contract]", "ES")
+    page.fill("#id_start_every", "20")
+    page.fill("#id_paths", "300")
+    page.click("#evaluation-start")
+    page.wait_for_selector("#backtest-status")
+    assert page.inner_text("#status-text") == "Queued"
+    run = EvaluationRun.all_tenants.get(tenant=trading_desk.strategy.tenant)
+    evaluation_run_task(tenant_id=run.tenant_id, run_id=run.pk)
+    page.wait_for_selector(".pass-rate", timeout=10_000)  # the page polls, then reloads when done
+    assert page.locator(".days-histogram rect").count() > 0
+    assert page.locator("#fan polyline").count() == 6
+    shot(page, "evaluation")
+
+
 def test_a_broker_fill_appears_live_on_the_dashboard(server, page, trading_desk):
     """The broker's fill, handed to execution's ingest services directly (the path hub events take),
     is recorded and pushed over the channel layer; the open page shows it and its figures without a

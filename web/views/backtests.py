@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import AccountPlan
+from markets.sessions import CHICAGO
 from strategies import selectors as strategy_selectors
 from strategies.backtests import BacktestInputError, backtest_create, bars_files
 from strategies.engine.params import ParameterError, schema_for
@@ -116,10 +117,35 @@ def backtest_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         {
             "run": run,
             "metrics": run.metrics or {},
-            "trades": result.get("trades", [])[:500],
+            "trades": [exchange_times(t) for t in result.get("trades", [])[:500]],
             "curve": curve,
+            "params": parameter_rows(run.kind, run.params),
         },
     )
+
+
+def exchange_times(trade: dict) -> dict:
+    """A trade with its entry and exit in exchange time (CME: Chicago), e.g. "Tue 21 Mar 2023
+    08:30 CT" (stored as UTC ISO strings)."""
+    out = dict(trade)
+    for key in ("entry_at", "exit_at"):
+        at = datetime.fromisoformat(trade[key]).astimezone(CHICAGO)
+        out[f"{key}_ct"] = f"{at:%a %d %b %Y %H:%M} CT"
+    return out
+
+
+def parameter_rows(kind: str, params: dict) -> list[dict]:
+    """The run's parameters in the schema's order, with what each means (unknown ones last)."""
+    try:
+        schema = schema_for(kind)
+    except ParameterError:
+        schema = []
+    known = {entry["name"] for entry in schema}
+    rows = [
+        {"name": e["name"], "value": params.get(e["name"], e["default"]), "help": e["help"]}
+        for e in schema
+    ]
+    return rows + [{"name": k, "value": v, "help": ""} for k, v in params.items() if k not in known]
 
 
 def equity_points(curve: list) -> list[dict]:

@@ -32,10 +32,12 @@ from strategies.backtests import (
     contract_spec,
     limits_for,
     resolve_bars_source,
+    rules_label,
     sweep_create,
 )
 from strategies.engine.params import ParameterError
 from strategies.engine.registry import STRATEGY_KINDS
+from strategies.evaluation.lookahead import lookahead_check
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -48,8 +50,9 @@ def key_value(text: str) -> tuple[str, str]:
 class ProgressBar:
     """A one-line progress bar on stderr (kept off stdout so --json output stays clean)."""
 
-    def __init__(self, stream=sys.stderr, width: int = 40) -> None:
+    def __init__(self, stream=sys.stderr, width: int = 40, unit: str = "bars") -> None:
         self.stream, self.width, self.started = stream, width, time.monotonic()
+        self.unit = unit
         self.is_open = False
 
     def __call__(self, done: int, total: int) -> None:
@@ -58,7 +61,7 @@ class ProgressBar:
         elapsed = time.monotonic() - self.started
         self.stream.write(
             f"\r[{'#' * filled}{'.' * (self.width - filled)}] {share:6.1%} "
-            f"{done:,}/{total:,} bars  {elapsed:5.1f}s"
+            f"{done:,}/{total:,} {self.unit}  {elapsed:5.1f}s"
         )
         self.is_open = done < total
         if not self.is_open:
@@ -73,7 +76,7 @@ class ProgressBar:
 
 
 class Command(BaseCommand):
-    help = "Backtest a strategy over 1-minute bars with TopStep's rules applied."
+    help = "Backtest a strategy over 1-minute bars; --plan applies a TopStep plan's rules."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--strategy", required=True, choices=sorted(STRATEGY_KINDS))
@@ -93,7 +96,9 @@ class Command(BaseCommand):
             "--to", dest="last_date", type=date.fromisoformat, help="last session date"
         )
         parser.add_argument(
-            "--plan", default="", help="TopStep plan whose rules apply, e.g. combine-50k"
+            "--plan",
+            default="",
+            help="TopStep plan whose rules apply, e.g. combine-50k (none: no account rules)",
         )
         parser.add_argument("--commission", type=Decimal, help="USD per contract per side")
         parser.add_argument("--slippage", type=int, default=0, help="ticks per stop/market fill")
@@ -103,6 +108,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--walk-forward", help="IN,OUT: in-sample and out-of-sample sessions per fold"
+        )
+        parser.add_argument(
+            "--lookahead-check",
+            type=int,
+            metavar="N",
+            help="re-make N entry decisions on bars cut where each was made; they must agree",
         )
         parser.add_argument("--save", action="store_true", help="store the run (needs --tenant)")
         parser.add_argument("--tenant", help="tenant slug for --save")
@@ -116,6 +127,8 @@ class Command(BaseCommand):
             source = resolve_bars_source(options["bars"], allow_any_path=True)
             bars = bars_load(source=source, contract=spec)
             limits = limits_for(options["plan"])
+            if options["lookahead_check"]:
+                return self._lookahead(options, bars, spec)
             if options["sweep"]:
                 return self._sweep(options, bars, spec, limits)
             if options["walk_forward"]:
@@ -148,6 +161,7 @@ class Command(BaseCommand):
                 bars,
                 spec,
                 limits=limits,
+                rules=rules_label(options["plan"]),
                 commission_usd=options["commission"],
                 slippage_ticks=options["slippage"],
                 on_progress=progress,
@@ -157,6 +171,24 @@ class Command(BaseCommand):
         finally:
             if progress is not None:
                 progress.close()
+
+    def _lookahead(self, options, bars, spec) -> None:
+        checked, mismatches = lookahead_check(
+            options["strategy"],
+            dict(options["param"]),
+            ReplayData.prepare(bars),
+            spec,
+            samples=options["lookahead_check"],
+        )
+        for m in mismatches:
+            again = m.on_cut_data.reason if m.on_cut_data else "nothing"
+            self.stdout.write(f"LOOK-AHEAD {m.decision.tag}: {m.decision.reason!r} -> {again!r}")
+        self.stdout.write(
+            f"look-ahead check: {checked} entry decisions re-made on cut data, "
+            f"{len(mismatches)} differ"
+        )
+        if mismatches:
+            raise CommandError("the strategy uses bars that had not closed when it decided")
 
     def _sweep(self, options, bars, spec, limits) -> None:
         grid = {name: [v for v in values.split(",") if v] for name, values in options["sweep"]}
