@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,6 @@ import pytest
 from celery.signals import after_task_publish
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from django.core.cache import cache
 from django.test import Client
 
 from accounts.tests.factories import UserFactory
@@ -86,11 +86,15 @@ class FakeDiscord:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    """Seen interaction ids, rate-limit windows and Discord's buckets live in Redis: none leak."""
-    cache.clear()
-    yield
-    cache.clear()
+def _fresh_cache(settings: Any) -> None:
+    """Seen interaction ids, rate-limit windows and Discord's buckets live in Redis: none leak. Each
+    test gets a key space of its own; not cache.clear(), which flushes the whole cache database under
+    the other xdist worker's feet (its heartbeat, its throttles)."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**default, "KEY_PREFIX": f"{default.get('KEY_PREFIX', '')}-{uuid.uuid4().hex}"},
+    }
 
 
 @pytest.fixture

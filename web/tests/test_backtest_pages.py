@@ -120,7 +120,7 @@ def test_result_page_reads_as_a_trader_reads_it(owner_client, tenant_a):
         contract="ES",
         bars_source="es_1min_2019-2023.csv.gz",
         first_date=date(2019, 1, 2),
-        last_date=date(2019, 3, 29),
+        last_date=date(2019, 6, 28),  # trading opens in April, once the ATR's window is full
         plan_code="combine-50k",
         params={},
         enqueue=False,
@@ -136,4 +136,4 @@ def test_result_page_reads_as_a_trader_reads_it(owner_client, tenant_a):
     assert "<th>stop_atr</th>" in html
     assert "Start of the overnight range (ET)." in html
     last_point = run.result["equity_curve"][-1]["at"]
-    assert last_point.startswith("2019-03-29")  # the curve reaches the last session
+    assert last_point.startswith("2019-06-28")  # the curve reaches the last session
