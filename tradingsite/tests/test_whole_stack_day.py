@@ -38,7 +38,7 @@ import httpx
 import pytest
 
 from markets.sessions import NEW_YORK, at_et
-from tradingsite.tests.stack import ROOT, running_stack
+from tradingsite.tests.stack import ROOT, private_run_dir, running_stack
 
 pytestmark = pytest.mark.xdist_group("make_run")  # one bin/run at a time on this machine
 
@@ -153,15 +153,15 @@ def desk_step_minutes(log: str) -> tuple[set[datetime], list[str]]:
     return succeeded, failed
 
 
-def test_a_trading_morning_of_the_whole_stack(tmp_path):
+def test_a_trading_morning_of_the_whole_stack():
     clock = StackClock(CLOCK_START)
-    with running_stack(tmp_path, CELERY_CONCURRENCY="2", **clock.env()) as stack:
-        check_the_morning(stack, clock)
-    # Stopped as Ctrl-C stops it: every process ended cleanly too.
+    with private_run_dir("whole-stack-day-") as run_dir:
+        with running_stack(run_dir, CELERY_CONCURRENCY="2", **clock.env()) as stack:
+            check_the_morning(stack, clock)
+        # Stopped as Ctrl-C stops it: every process ended cleanly too.
+        log = stack.log
     for trouble in TROUBLE:
-        assert trouble not in stack.log, [
-            line for line in stack.log.splitlines() if trouble in line
-        ]
+        assert trouble not in log, [line for line in log.splitlines() if trouble in line]
 
 
 def check_the_morning(stack, clock: StackClock) -> None:
