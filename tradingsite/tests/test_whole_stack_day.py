@@ -7,18 +7,21 @@ time too: its demo market (90 sessions of history on CME hours) runs on in real 
 
 The demo trader switches the breakout on for the paper account through the REST API; beat, the worker
 and the hubs do the rest. Checked through the operator command line (`manage.py trading ...`), the
-database and every process's log, up to 09:37: the overnight range is recorded at 09:30, both entries
+database and every process's log, up to 09:38: the overnight range is recorded at 09:30, both entries
 go out at 09:30 as brackets and the broker acknowledges them, one fills and the other is cancelled,
 the stop moves to breakeven, the flatten closes the position, a desk step ran in every minute, no
 process met "database is locked" or a traceback, and the account is flat with nothing working at the end.
 
-The day is compressed to fit in ten minutes: entries are cancelled at 09:35 (entry_window_end), the
-stop moves to breakeven once the trade is 0.05R in profit (breakeven_r: 2 ticks, not 1R, which the
-walk does not travel in minutes) and the strategy flattens at 09:36 (flatten_at). The day is one on
+The day is compressed to fit in eleven minutes: entries are cancelled at 09:36 (entry_window_end),
+the stop moves to breakeven once the trade is 0.05R in profit (breakeven_r: 2 ticks, not 1R, which the
+walk does not travel in minutes) and the strategy flattens at 09:37 (flatten_at). The day is one on
 which the demo market (seed 7, 90 sessions of history, as `make run` starts it) breaks out within
-minutes; the backtester on the same generated bars, with the same parameters, trades it so: both
-entries at 09:30, the buy stop fills at 09:34:06 (19138 ticks: 4784.50) and the sell stop is cancelled (OCO),
-the 09:35 step moves the stop to breakeven + 1 tick, and the 09:36 flatten closes the position.
+minutes: the 09:34 bar reaches the buy stop (19138 ticks: 4784.50) at its 6th second. The simulator
+matches working orders when a bar completes, so the buy fills at 09:35:00 and the sell stop is
+cancelled (OCO); the 09:36 step sees the fill and the 09:35 bar (high 19148) and moves the stop to
+breakeven + 1 tick; the 09:37 flatten closes the position. (The backtester on the same generated bars
+trades it a minute earlier: it fills inside the 09:34 bar. An entry window ending at 09:35 loses the
+fill to the cancel, both at 09:35:00.)
 
 The breakout runs on its own defaults (a 14-session ATR, on the demo market's history) but for the
 three parameters above.
@@ -48,8 +51,8 @@ DAY = date(2026, 1, 22)
 CLOCK_START = at_et(DAY, wall_time(9, 27))
 LAST_WARM_UP = at_et(DAY, wall_time(9, 29))  # the breakout must be on before this step
 OPEN = at_et(DAY, wall_time(9, 30))
-ENTRY_WINDOW_END, FLATTEN_AT = wall_time(9, 35), wall_time(9, 36)  # the compressed day
-WATCH_UNTIL = at_et(DAY, wall_time(9, 37))
+ENTRY_WINDOW_END, FLATTEN_AT = wall_time(9, 36), wall_time(9, 37)  # the compressed day
+WATCH_UNTIL = at_et(DAY, wall_time(9, 38))
 BREAKOUT_PARAMS = {
     "entry_window_end": f"{ENTRY_WINDOW_END:%H:%M}",
     "flatten_at": f"{FLATTEN_AT:%H:%M}",
