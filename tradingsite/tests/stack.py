@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -90,6 +92,22 @@ def stack_env(run_dir: Path, extra: dict[str, str]) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+@contextmanager
+def private_run_dir(prefix: str = "stack-") -> Iterator[Path]:
+    """A run folder of its own under the system temp folder, removed afterwards.
+
+    Not under pytest's tmp_path: pytest makes /tmp/pytest-of-<user> owner-only again whenever any
+    pytest session starts (its security check), and the embedded PostgreSQL, which runs as the
+    `pgserver` user when started as root, then loses its data folder in mid-run (PANIC: pg_control
+    permission denied) as soon as another engineer on the machine runs a test.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager

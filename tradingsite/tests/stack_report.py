@@ -18,7 +18,7 @@ django.setup()
 
 from django.utils import timezone  # noqa: E402
 
-from accounts.models import Tenant, TradingAccount  # noqa: E402
+from accounts.models import AuditEntry, Tenant, TradingAccount  # noqa: E402
 from execution.models import Fill, Instrument, Order, OvernightRange  # noqa: E402
 from strategies.models import StrategyDecision, StrategyRuntime  # noqa: E402
 
@@ -74,10 +74,25 @@ def report() -> dict:
         "fills": [
             {
                 "order": f.order.custom_tag if f.order else None,
+                "role": f.order.role if f.order else None,
+                "side": f.get_side_display(),
                 "price": str(f.price),
                 "at": iso(f.executed_at),
             }
             for f in Fill.objects.for_tenant(tenant).select_related("order").order_by("pk")
+        ],
+        # What changed an order after it went out (the breakeven stop move), from the audit log.
+        "modifications": [
+            {
+                "order": (a.after or {}).get("custom_tag"),
+                "role": (a.after or {}).get("role"),
+                "stop_before": (a.before or {}).get("stop_price"),
+                "stop_after": (a.after or {}).get("stop_price"),
+                "at": iso(a.at),
+            }
+            for a in AuditEntry.objects.for_tenant(tenant)
+            .filter(action="order.modified")
+            .order_by("at", "pk")
         ],
         "decisions": [
             {
