@@ -9,9 +9,17 @@ import sys
 import psycopg
 import pytest
 
-from tradingsite.tests.stack import ROOT
+from tradingsite.tests.stack import ROOT, private_run_dir
 
 pytestmark = pytest.mark.xdist_group("make_run")
+
+
+@pytest.fixture
+def run_dir():
+    with private_run_dir(
+        "embedded-pg-"
+    ) as path:  # not under pytest's temp root (stack.py says why)
+        yield path
 
 
 def embedded_postgres(action: str, data_dir) -> subprocess.CompletedProcess:
@@ -24,8 +32,8 @@ def embedded_postgres(action: str, data_dir) -> subprocess.CompletedProcess:
     )
 
 
-def test_data_survives_a_clean_stop_and_the_next_start(tmp_path):
-    data_dir = tmp_path / "postgres"
+def test_data_survives_a_clean_stop_and_the_next_start(run_dir):
+    data_dir = run_dir / "postgres"
     started = embedded_postgres("start", data_dir)
     assert started.returncode == 0, started.stderr
     url = started.stdout.strip()
@@ -53,10 +61,10 @@ def test_data_survives_a_clean_stop_and_the_next_start(tmp_path):
         embedded_postgres("stop", data_dir)
 
 
-def test_it_listens_on_its_own_socket_only(tmp_path):
+def test_it_listens_on_its_own_socket_only(run_dir):
     """Never on a TCP port: it cannot clash with the machine's PostgreSQL on 5432, nor be reached from
     another machine."""
-    data_dir = tmp_path / "postgres"
+    data_dir = run_dir / "postgres"
     url = embedded_postgres("start", data_dir).stdout.strip()
     try:
         assert url == f"postgres://postgres@/tradingsite?host={data_dir}"

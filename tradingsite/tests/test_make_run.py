@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tradingsite.tests.stack import running_stack
+from tradingsite.tests.stack import private_run_dir, running_stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,13 +32,15 @@ pytestmark = pytest.mark.xdist_group("make_run")
 
 
 @pytest.fixture(scope="module")
-def second_run(tmp_path_factory):
+def second_run():
     """`make run` started, stopped (as Ctrl-C would) and started again in the same folder."""
-    run_dir = tmp_path_factory.mktemp("run")
-    with running_stack(run_dir, log_name="first-run.log"):
-        pass
-    with running_stack(run_dir) as stack:
-        yield stack
+    with private_run_dir(
+        "make-run-"
+    ) as run_dir:  # not under pytest's temp root (stack.py says why)
+        with running_stack(run_dir, log_name="first-run.log"):
+            pass
+        with running_stack(run_dir) as stack:
+            yield stack
 
 
 @pytest.fixture(scope="module")
