@@ -247,8 +247,9 @@ class _ContiguousSeries(Series):
         return self.origin
 
 
-# Typical price level (points) and 1-minute volatility (ticks) of each product for the walk.
-_WALK_PROFILE: dict[str, tuple[str, int]] = {
+# Typical price level (points) and 1-minute volatility (ticks) of each product, for both walks
+# (this continuous one and simulator/session_walk.py).
+WALK_PROFILE: dict[str, tuple[str, int]] = {
     "EP": ("5000", 4),
     "MES": ("5000", 4),
     "ENQ": ("18000", 12),
@@ -267,7 +268,7 @@ class RandomWalkSeries(_ContiguousSeries):
     def __init__(self, spec: ContractSpec, *, seed: int, origin: int) -> None:
         self.spec = spec
         self.origin = origin
-        level, self._vol = _WALK_PROFILE.get(spec.contract_id, ("1000", 4))
+        level, self._vol = WALK_PROFILE.get(spec.contract_id, ("1000", 4))
         digest = hashlib.sha256(f"{seed}:{spec.contract_id}".encode()).digest()
         self._rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
         self._last = int(Decimal(level) / spec.tick_size)

@@ -32,7 +32,7 @@ import numpy as np
 from markets import calendar, fills
 from markets.sessions import NEW_YORK, trading_date
 from markets.ticks import ContractSpec
-from simulator.market import BAR_SECONDS, Bar, Columns, Point, Series
+from simulator.market import BAR_SECONDS, WALK_PROFILE, Bar, Columns, Point, Series
 
 __all__ = ["SECONDS", "SessionWalkSeries", "history_origin", "second_path"]
 
@@ -52,18 +52,6 @@ _ACTIVITY = (
     (time(18, 0), 0.5, 0.4),
     (time(20, 0), 0.45, 0.3),
 )
-
-# Typical price level (points) and 1-minute volatility (ticks) at a multiple of 1.
-_PROFILE: dict[str, tuple[str, int]] = {
-    "EP": ("5000", 4),
-    "MES": ("5000", 4),
-    "ENQ": ("18000", 12),
-    "MNQ": ("18000", 12),
-    "RTY": ("2000", 5),
-    "YM": ("40000", 8),
-    "CLE": ("70", 5),
-    "GCE": ("2000", 4),
-}
 
 
 def _activity_by_minute() -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +131,7 @@ class SessionWalkSeries(Series):
     def __init__(self, spec: ContractSpec, *, seed: int, origin: int) -> None:
         self.spec = spec
         self.origin = origin
-        level, self._vol = _PROFILE.get(spec.contract_id, ("1000", 4))
+        level, self._vol = WALK_PROFILE.get(spec.contract_id, ("1000", 4))
         digest = hashlib.sha256(f"{seed}:sessions:{spec.contract_id}".encode()).digest()
         self._key = int.from_bytes(digest[:8], "big")
         self._rng = np.random.default_rng(self._key)
