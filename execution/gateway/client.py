@@ -454,6 +454,7 @@ class GatewayClient:
         bars: dict[datetime, Bar] = {}
         page_end = end
         probing = False  # the request after a short page: is the gateway's cap below `limit`?
+        previous_length = 0
         while True:
             payload = self._call(
                 "History/retrieveBars",

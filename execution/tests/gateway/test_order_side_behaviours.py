@@ -3,8 +3,9 @@ switch (projectx-gateway.md §11): the history cap, session tokens renewed aroun
 and after a 401, the bracket-mode refusal, trailing stops priced absolutely, StopLimit never sent."""
 
 from datetime import datetime, time, timedelta
-from time import sleep as wall_sleep
 from decimal import Decimal
+from itertools import pairwise
+from time import sleep as wall_sleep
 
 import pytest
 
@@ -49,7 +50,9 @@ def test_a_long_read_pages_past_a_cap_it_was_not_told_about(tmp_path, redis_clie
         with GatewayClient(
             config, Credentials(sim.username, sim.api_key), rate_limiter=limiter, metrics=metrics
         ) as client:
-            bars = client.retrieve_bars(sim.contract_id(), start=start, end=end, unit=BarUnit.MINUTE)
+            bars = client.retrieve_bars(
+                sim.contract_id(), start=start, end=end, unit=BarUnit.MINUTE
+            )
             learnt = client.bars_cap_learnt
         stats = metrics.snapshot()["History/retrieveBars"]
 
@@ -57,7 +60,7 @@ def test_a_long_read_pages_past_a_cap_it_was_not_told_about(tmp_path, redis_clie
     assert len(bars) == 2 * 1440
     assert times[0] == start
     assert times[-1] == end - timedelta(minutes=1)
-    assert all(b - a == timedelta(minutes=1) for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a == timedelta(minutes=1) for a, b in pairwise(times))
     assert learnt == 500
     assert stats.calls == 6  # ceil(2880 / 500): the look past the first short page is page 2
     assert stats.rate_limited == 0  # the simulator's 3 per 2 s never had to refuse one
