@@ -161,6 +161,16 @@ class BrokerRejected(GatewayError):
         self.error_name = error_code_name(endpoint, error_code)
         super().__init__(f"{endpoint} rejected: {self.error_name} ({error_code}): {error_message}")
 
+    @property
+    def is_bracket_mode_refusal(self) -> bool:
+        """Order/place refused because the account is on "Position Brackets" (§11). The code alone
+        (2, OrderRejected) also means a bracket sign error or a bad price, so the answer's
+        order id or its text is the only tell the gateway gives."""
+        if self.endpoint.strip("/").lower() != "order/place" or self.error_code != 2:
+            return False
+        text = (self.error_message or "").lower()
+        return self.order_id is not None or "position bracket" in text or "auto oco" in text
+
 
 class BrokerUnavailable(GatewayError):
     """Timeout, connection failure or HTTP 5xx: the gateway could not be reached or failed."""
