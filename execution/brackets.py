@@ -96,9 +96,17 @@ def bracket_mode_reset(*, account: TradingAccount, actor) -> None:
     )
 
 
+_FINISHED = (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
+
+
+def is_finished_with_a_fill(entry: Order) -> bool:
+    """Filled, or cancelled/expired after a partial fill: the position it opened is final."""
+    return entry.status in _FINISHED and entry.filled_size > 0
+
+
 def needs_protection(entry: Order) -> bool:
     """A filled entry sent without its brackets, whose legs are not all placed yet."""
-    if not entry.protect_after_fill or entry.status != OrderStatus.FILLED:
+    if not entry.protect_after_fill or not is_finished_with_a_fill(entry):
         return False
     wanted = {role for role, ticks in _leg_ticks(entry) if ticks}
     placed = set(entry.children.filter(role__in=wanted).values_list("role", flat=True))
@@ -119,7 +127,7 @@ def entry_protect(*, tenant, entry: Order) -> list[Order]:
 
     entry.require_tenant(tenant)
     entry.refresh_from_db()
-    if not entry.protect_after_fill or entry.status != OrderStatus.FILLED:
+    if not entry.protect_after_fill or not is_finished_with_a_fill(entry):
         return []
     if entry.average_fill_price is None:
         raise ValueError(f"entry {entry.pk} is filled without a fill price; reconcile first")
@@ -158,7 +166,7 @@ def brackets_reconcile(*, account: TradingAccount) -> None:
     from execution import trading
 
     orders = Order.objects.for_tenant(account.tenant_id).filter(account=account)
-    for entry in orders.filter(protect_after_fill=True, status=OrderStatus.FILLED):
+    for entry in orders.filter(protect_after_fill=True, status__in=_FINISHED, filled_size__gt=0):
         if needs_protection(entry):
             entry_protect(tenant=account.tenant, entry=entry)
     filled_groups = orders.filter(

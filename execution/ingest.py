@@ -143,8 +143,9 @@ def order_record_broker_update(*, account: TradingAccount, order: gw.Order) -> O
     row.save()
     if row.oco_group and after.filled_size and not before.filled_size:
         _cancel_oco_siblings(row)
-    if row.protect_after_fill and after.status == OrderStatus.FILLED != before.status:
-        _protect_later(row)
+    finished = after.is_terminal and not before.is_terminal
+    if row.protect_after_fill and finished and after.filled_size:
+        _protect_later(row)  # the position it opened is final: protect what filled
     if after != before:
         order_publish(row)
     return row

@@ -5,7 +5,7 @@ else a fresh login) when less than `refresh_margin` remains or every `validate_e
 comes first, so a long-lived process never presents an expired token.
 
 Busy windows (the 09:30 burst of entries) move renewals out of the way: a token that would come
-due during the next window is renewed in the `busy_lead` before it, and none is renewed inside a
+due during the next window is renewed in the `lead` before it, and none is renewed inside a
 window unless it is about to expire, so an order never waits behind Auth/validate.
 """
 
