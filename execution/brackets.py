@@ -4,11 +4,12 @@ TopstepX attaches a stop-loss and take-profit to an entry only under the account
 Brackets" risk setting; under "Position Brackets" an Order/place carrying them is refused with
 errorCode 2, sometimes with the id of the entry it placed anyway, without them. So:
 
-1. The order service (trading._place) treats errorCode 2 on a bracketed placement as that refusal:
-   it marks the entry `protect_after_fill`, takes the entry the refusal names (or finds by its
-   customTag) and only when the broker certainly has none places it again without brackets, with
+1. The order service (trading._place) recognises that refusal (`is_bracket_mode_refusal`): it
+   marks the entry `protect_after_fill`, takes the entry carrying its customTag if the refusal
+   placed one, and only when the broker certainly has none places it again without brackets, with
    the same tag: never two entries. The account's mode is remembered (`bracket_mode_learn`), so
-   later entries go straight out without brackets, and the trader is told how to switch.
+   later entries go straight out without brackets, and the trader is told how to switch (audit
+   log, notification, the strategy's decision journal, the account page).
 2. When such an entry fills, `entry_protect` places the stop-loss and take-profit as our own
    orders, children of the entry, at the prices the brackets would have had, with tags derived
    from the entry (placing twice stores one of each).
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import BracketMode, TradingAccount
 from accounts.services import audit_record
@@ -76,8 +78,34 @@ def bracket_mode_learn(*, account: TradingAccount, order: Order) -> bool:
         account_id=account.pk,
         dedupe_key=f"bracket-mode:{account.pk}",
     )
+    _journal_note(order, HOW_TO_SWITCH)
     logger.warning("account %s: Position Brackets; brackets placed after fills", account.pk)
     return True
+
+
+def _journal_note(order: Order, text: str) -> None:
+    """A note in the strategy's decision journal, when a strategy's entry met the refusal."""
+    from strategies.models import DecisionStatus, StrategyDecision, StrategyRuntime
+
+    if order.strategy_config_id is None:
+        return
+    runtime = (
+        StrategyRuntime.objects.for_tenant(order.tenant_id)
+        .filter(account_id=order.account_id, instrument_id=order.instrument_id)
+        .first()
+    )
+    if runtime is None:
+        return
+    StrategyDecision(
+        tenant_id=order.tenant_id,
+        runtime=runtime,
+        strategy_config_id=order.strategy_config_id,
+        decided_at=timezone.now(),
+        action="note",
+        tag=order.custom_tag,
+        reason=f"brackets refused (Position Brackets); {text}",
+        status=DecisionStatus.NOTED,
+    ).save()
 
 
 @transaction.atomic

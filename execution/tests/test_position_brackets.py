@@ -22,6 +22,8 @@ from execution.tests.test_trading import (
     submit,
 )
 from notifications.models import NotificationDelivery
+from strategies.models import StrategyDecision, StrategyRuntime
+from strategies.tests.factories import StrategyConfigFactory
 from tradingsite.celery import app as celery_app
 
 pytestmark = [
@@ -156,8 +158,15 @@ def test_a_refusal_that_placed_the_entry_is_taken_not_doubled_and_later_entries_
     places,
     es,  # noqa: F811
 ):
+    config = StrategyConfigFactory(tenant=account.tenant, account=account, instrument=es)
+    runtime = StrategyRuntime.all_tenants.create(
+        tenant=account.tenant, account=account, instrument=es
+    )
     position_brackets(sim, places_entry=True)
-    first = trading.order_send(order=submit(account, es, stop_loss_ticks=8, take_profit_ticks=12))
+    entry = submit(account, es, stop_loss_ticks=8, take_profit_ticks=12)
+    Order.objects.for_tenant(account.tenant).filter(pk=entry.pk).update(strategy_config=config)
+    entry.refresh_from_db()
+    first = trading.order_send(order=entry)
     assert places.places == 1  # the refusal carried the entry: nothing placed again
     assert [o.id for o in broker_orders(sim, first.custom_tag)] == [first.broker_order_id]
     assert first.status == OrderStatus.WORKING
@@ -174,6 +183,9 @@ def test_a_refusal_that_placed_the_entry_is_taken_not_doubled_and_later_entries_
         .count()
         == 1
     )
+    note = StrategyDecision.objects.for_tenant(account.tenant).get(runtime=runtime)
+    assert (note.strategy_config, note.tag) == (config, first.custom_tag)
+    assert "Auto OCO Brackets" in note.reason
 
 
 def hub_delivers(account, order: Order) -> None:
