@@ -482,8 +482,8 @@ class GatewayClient:
             if oldest <= start:
                 break
             probing = len(page) < limit
-            if probing and oldest - start <= _unit_span(unit, unit_number):
-                break  # a short page that reaches `start`: nothing older to read
+            if probing and oldest - start < _unit_span(unit, unit_number):
+                break  # a short page that reaches `start`: no bar can open before `oldest`
             previous_length = len(page)
             # Whether endTime is inclusive is undocumented: step just below the oldest bar so
             # an inclusive server does not resend it (bars sit on unit boundaries).

@@ -8,6 +8,8 @@ from itertools import pairwise
 from time import sleep as wall_sleep
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from execution.gateway.auth import BusyWindows
 from execution.gateway.client import GatewayClient
@@ -24,6 +26,7 @@ from execution.gateway.types import (
 )
 from execution.tests.gateway.conftest import sim_config
 from markets.sessions import NEW_YORK
+from simulator.market import Unit
 from simulator.testing import DEFAULT_START, running_simulator
 
 # ------------------------------------------------------------------------------- history cap
@@ -65,6 +68,38 @@ def test_a_long_read_pages_past_a_cap_it_was_not_told_about(tmp_path, redis_clie
     assert stats.calls == 6  # ceil(2880 / 500): the look past the first short page is page 2
     assert stats.rate_limited == 0  # the simulator's 3 per 2 s never had to refuse one
     assert sum(waits) > 0  # the shared limiter held pages back instead
+
+
+@pytest.fixture
+def fast_sim(tmp_path):
+    """A simulator whose bars budget never refuses (the examples below read many pages)."""
+    with running_simulator(tmp_path / "fast.sqlite3", bars_rate=(10_000, 1)) as handle:
+        yield handle
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cap=st.integers(150, 3_000),
+    start_minute=st.integers(0, 2 * 1440 - 1),
+    minutes=st.integers(1, 1440),
+    seconds=st.integers(0, 59),
+)
+def test_any_read_under_any_cap_is_the_whole_range(fast_sim, cap, start_minute, minutes, seconds):
+    """Whatever the gateway's cap and the range (bounds off the minute too), the pages joined are
+    exactly the bars the simulator holds in [start, end], ascending, each once."""
+    sim = fast_sim
+    sim.control("POST", "/history/cap", {"bars": cap})
+    origin = DEFAULT_START - timedelta(days=2)
+    start = origin + timedelta(minutes=start_minute, seconds=seconds)
+    end = min(start + timedelta(minutes=minutes), DEFAULT_START)
+    engine = sim.server.engine
+    truth = sim._sync(lambda: engine.history("EP", start, end, Unit(2, 1), 20_000, False))
+    with GatewayClient(sim_config(sim), Credentials(sim.username, sim.api_key)) as client:
+        bars = client.retrieve_bars(sim.contract_id(), start=start, end=end, unit=BarUnit.MINUTE)
+    assert [b.opened_at for b in bars] == sorted(row["t"] for row in truth)
+    assert [b.close_price for b in bars] == [row["c"] for row in reversed(truth)]
 
 
 def test_a_short_page_that_reaches_start_costs_no_extra_request(client, sim, metrics):
