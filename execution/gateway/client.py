@@ -438,7 +438,7 @@ class GatewayClient:
         The gateway returns the newest `limit` bars newest-first; when a page is full we move
         `endTime` just below the oldest bar seen and ask again until a short page or `start`.
         A gateway whose cap is below what we ask answers full pages that look short: a short
-        page that stops more than a bar after `start` is followed by one more request, and if
+        page that stops a bar or more after `start` is followed by one more request, and if
         that finds older bars the cap is learnt (`bars_cap_learnt`) and paging goes on at it.
         Every page draws on the bars budget (the shared limiter), so a long read waits its turn.
         """
@@ -779,12 +779,12 @@ _UNIT_SECONDS = {
     BarUnit.HOUR: 3600,
     BarUnit.DAY: 86_400,
     BarUnit.WEEK: 7 * 86_400,
-    BarUnit.MONTH: 31 * 86_400,
+    BarUnit.MONTH: 28 * 86_400,  # the shortest month: no bar can hide in a shorter gap
 }
 
 
 def _unit_span(unit: BarUnit, unit_number: int) -> timedelta:
-    """How long one bar lasts at most (tick bars: no length, so never probed past a short page)."""
+    """How long one bar lasts at least (tick bars: no length, so never probed past a short page)."""
     seconds = _UNIT_SECONDS.get(unit)
     return timedelta.max if seconds is None else timedelta(seconds=seconds * unit_number)
 
