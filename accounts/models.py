@@ -173,6 +173,13 @@ class AccountPlan(models.Model):
         return f"{self.get_program_display()} {int(self.size_usd) // 1000}K"
 
 
+class BracketMode(models.TextChoices):
+    """The TopstepX risk setting that decides whether orders may carry brackets (§11)."""
+
+    AUTO_OCO = "auto_oco", "Auto OCO Brackets"
+    POSITION = "position", "Position Brackets"
+
+
 class TradingAccount(TenantOwned):
     """One ProjectX trading account under a broker connection."""
 
@@ -186,6 +193,14 @@ class TradingAccount(TenantOwned):
     starting_balance_usd = models.DecimalField(max_digits=14, decimal_places=2)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    bracket_mode = models.CharField(
+        max_length=10,
+        choices=BracketMode.choices,
+        default=BracketMode.AUTO_OCO,
+        help_text="Learnt from the broker: under Position Brackets it refuses orders with "
+        "brackets, so entries go without them and the platform places stop and target after "
+        "the fill (execution/brackets.py).",
+    )
 
     class Meta(TenantOwned.Meta):
         constraints = [

@@ -143,6 +143,9 @@ def order_record_broker_update(*, account: TradingAccount, order: gw.Order) -> O
     row.save()
     if row.oco_group and after.filled_size and not before.filled_size:
         _cancel_oco_siblings(row)
+    finished = after.is_terminal and not before.is_terminal
+    if row.protect_after_fill and finished and after.filled_size:
+        _protect_later(row)  # the position it opened is final: protect what filled
     if after != before:
         order_publish(row)
     return row
@@ -180,6 +183,18 @@ def _cancel_oco_siblings(filled: Order) -> None:
                 order_cancel_task, queue="critical", tenant_id=filled.tenant_id, order_id=pk
             )
         )
+
+
+def _protect_later(entry: Order) -> None:
+    """An entry sent without its brackets filled: place its stop-loss and take-profit now
+    (execution/brackets.py); the reconciliation redoes it if this task is lost."""
+    from execution.tasks import enqueue_or_run, entry_protect_task
+
+    transaction.on_commit(
+        lambda: enqueue_or_run(
+            entry_protect_task, queue="critical", tenant_id=entry.tenant_id, order_id=entry.pk
+        )
+    )
 
 
 @transaction.atomic

@@ -107,6 +107,11 @@ class Order(TenantOwned):
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
     )
     oco_group = models.CharField(max_length=64, blank=True)
+    protect_after_fill = models.BooleanField(
+        default=False,
+        help_text="Sent without its brackets (Position Brackets account): the platform places "
+        "the stop-loss and take-profit once it fills.",
+    )
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.NEW)
     filled_size = models.PositiveIntegerField(default=0)
     average_fill_price = models.DecimalField(null=True, blank=True, **PRICE)

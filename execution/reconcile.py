@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import TradingAccount
 from accounts.services import audit_record
-from execution import broker, ingest, risk_gate, trading
+from execution import brackets, broker, ingest, risk_gate, trading
 from execution.gateway.errors import BrokerRejected
 from execution.models import OPEN_STATUSES, AccountDay, Fill, Order, OrderStatus, Position
 from execution.orders import OrderEvent
@@ -102,6 +102,8 @@ def orders_reconcile(
        (not found -> expired);
     3. SUBMITTED orders without a broker id are recovered by customTag (order_recover);
     4. NEW orders whose send task was lost are queued again;
+    5. brackets the platform holds for a Position Brackets account (execution/brackets.py): a
+       filled entry without its legs is protected, a leg whose partner filled is cancelled;
     then every difference is audited and one error alert summarises them, and the risk watch runs.
     """
     now = now or timezone.now()
@@ -117,6 +119,7 @@ def orders_reconcile(
             report.recovered_orders.append(recovered.pk)
     for order in rows.filter(status=OrderStatus.NEW, created_at__lt=now - timedelta(seconds=30)):
         trading.order_queue_send(order)
+    brackets.brackets_reconcile(account=account)
     after = _snapshot(account)
     report.differences = _differences(before, after)
     if report.differences:

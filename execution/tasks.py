@@ -119,6 +119,16 @@ def order_cancel_task(*, tenant_id: int, order_id: int) -> None:
         trading.order_cancel(tenant=order.tenant, order=order)
 
 
+@shared_task(name="execution.entry_protect", **BROKER_RETRY)
+def entry_protect_task(*, tenant_id: int, order_id: int) -> None:
+    """Idempotent: each leg's tag derives from the entry, so a second run stores nothing new."""
+    from execution import brackets
+
+    order = _order(tenant_id, order_id)
+    if order is not None:
+        brackets.entry_protect(tenant=order.tenant, entry=order)
+
+
 @shared_task(name="execution.order_recover", acks_late=True)
 def order_recover_task(*, tenant_id: int, order_id: int) -> None:
     from execution import trading

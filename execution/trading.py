@@ -35,9 +35,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Tenant, TradingAccount
+from accounts.models import BracketMode, Tenant, TradingAccount
 from accounts.services import audit_record
-from execution import broker, ingest, risk, risk_gate
+from execution import brackets, broker, ingest, risk, risk_gate
 from execution.gateway import types as gw
 from execution.gateway.errors import (
     BrokerRejected,
@@ -97,6 +97,7 @@ class OrderProposal:
     role: str = OrderRole.MANUAL
     last_price: Decimal | None = None
     oco_group: str = ""  # entries sharing a group: the first fill cancels the others (ingest)
+    parent: Order | None = None  # the entry a stop-loss / take-profit protects
 
 
 # --- submit ---------------------------------------------------------------------------------------
@@ -268,8 +269,11 @@ def _new_order(
         ),
         role=proposal.role,
         oco_group=proposal.oco_group,
+        parent=proposal.parent,
         status=OrderStatus.NEW,
     )
+    if strategy_config is None and proposal.parent is not None:
+        order.strategy_config = proposal.parent.strategy_config  # its legs report to its strategy
     # Our id, unique per account, chosen before anything is sent: the caller's or a UUID.
     order.custom_tag = custom_tag or f"ts-{order.public_id.hex}"
     return order
@@ -346,8 +350,11 @@ def _locked_since_submit(order: Order, now: datetime) -> str:
 
 
 def place_request(order: Order) -> gw.PlaceOrderRequest:
-    """The gateway request for a stored order (brackets as distances; the client signs them)."""
+    """The gateway request for a stored order (brackets as distances; the client signs them).
+    An order to be protected after its fill (Position Brackets, execution/brackets.py) goes
+    without them."""
     kind = gw.OrderType(order.order_type)
+    with_brackets = not order.protect_after_fill
     return gw.PlaceOrderRequest(
         account_id=order.account.projectx_account_id,
         contract_id=order.instrument.contract_id,
@@ -358,12 +365,22 @@ def place_request(order: Order) -> gw.PlaceOrderRequest:
         stop_price=order.stop_price if kind == gw.OrderType.STOP else None,
         custom_tag=order.custom_tag,
         stop_loss=gw.Bracket(abs(order.stop_loss_ticks), gw.OrderType.STOP)
-        if order.stop_loss_ticks
+        if order.stop_loss_ticks and with_brackets
         else None,
         take_profit=gw.Bracket(abs(order.take_profit_ticks), gw.OrderType.LIMIT)
-        if order.take_profit_ticks
+        if order.take_profit_ticks and with_brackets
         else None,
     )
+
+
+def _has_brackets(order: Order) -> bool:
+    return bool(order.stop_loss_ticks or order.take_profit_ticks)
+
+
+def _protect_after_fill(order: Order) -> None:
+    """Stored before anything is sent, so the fill finds it whichever process records it."""
+    Order.objects.for_tenant(order.tenant_id).filter(pk=order.pk).update(protect_after_fill=True)
+    order.protect_after_fill = True
 
 
 def _client(account: TradingAccount):
@@ -372,6 +389,12 @@ def _client(account: TradingAccount):
 
 def _place(order: Order, *, first: bool) -> Order:
     account = order.account
+    if (
+        account.bracket_mode == BracketMode.POSITION
+        and _has_brackets(order)
+        and not order.protect_after_fill
+    ):
+        _protect_after_fill(order)  # the account refuses brackets: do not even try
     try:
         request = place_request(order)
     except InvalidRequest as exc:
@@ -384,6 +407,8 @@ def _place(order: Order, *, first: bool) -> Order:
             found = _lookup(order)
             if found is not None:
                 return _record_found(order, found)
+        if exc.is_bracket_mode_refusal and (request.stop_loss or request.take_profit):
+            return _place_after_bracket_refusal(order)
         return _record_reject(order, f"broker: {exc.error_name}: {exc.error_message}", by="broker")
     except RateLimited as exc:
         # Our own budget refused before sending (a broker 429 is reconciled inside the client).
@@ -393,6 +418,23 @@ def _place(order: Order, *, first: bool) -> Order:
     except (OrderSubmissionUncertain, GatewayError) as exc:
         return _record_uncertain(order, exc)
     return _record_placed(order, placed)
+
+
+def _place_after_bracket_refusal(order: Order) -> Order:
+    """The bracketed entry was refused: the account is on Position Brackets (§11). The refusal
+    may have placed the entry anyway (it may carry its id): take the one carrying our tag, and
+    place it without brackets only when the broker certainly has none (execution/brackets.py)."""
+    _protect_after_fill(order)
+    try:
+        found = _lookup(order)
+    except GatewayError as exc:
+        return _record_uncertain(order, exc)  # order_recover places it, without brackets
+    row = _record_found(order, found) if found is not None else _place(order, first=False)
+    if row.status != OrderStatus.REJECTED:
+        brackets.bracket_mode_learn(account=order.account, order=row)
+        if brackets.needs_protection(row):  # it filled before the flag was stored
+            brackets.entry_protect(tenant=row.tenant, entry=row)
+    return row
 
 
 def _lookup(order: Order) -> gw.Order | None:

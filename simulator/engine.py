@@ -83,6 +83,7 @@ from simulator.market import (
     trading_date,
 )
 from simulator.records import (
+    BRACKET_MODES,
     BUY,
     CANCELLED,
     FILLED,
@@ -94,6 +95,7 @@ from simulator.records import (
     OPEN,
     SELL,
     STOP,
+    STOP_LIMIT,
     SUSPENDED,
     TRAILING,
     US,
@@ -234,7 +236,7 @@ class Engine:
         if not name or not api_key:
             raise ValueError("a simulated user needs a name and an API key")
         with self.store.batch():
-            self.users[name] = {"name": name, "api_key": api_key}
+            self.users[name] = {**self.users.get(name, {}), "name": name, "api_key": api_key}
             self.store.put("users", name, self.users[name])
             owned = [a for a in self.accounts.values() if a.user == name]
             if owned:
@@ -245,12 +247,43 @@ class Engine:
         if user not in self.users:
             raise ValueError(f"unknown simulated user {user!r}")
         account_id = self._next_id("account")
-        account = Account(account_id, user, name or f"PRAC-V2-{user}-{account_id}", str(balance))
+        account = Account(
+            account_id,
+            user,
+            name or f"PRAC-V2-{user}-{account_id}",
+            str(balance),
+            bracket_mode=self.config.bracket_mode,
+            bracket_refusal_places_entry=self.config.bracket_refusal_places_entry,
+        )
         with self.store.batch():
             self.accounts[account_id] = account
             self._save_account(account)
             self._save_meta()
         return account
+
+    def account_set_bracket_mode(
+        self, account_id: int, mode: str, *, refusal_places_entry: bool = False
+    ) -> Account:
+        """Switch: the account's TopstepX bracket setting (see SimConfig.bracket_mode)."""
+        if mode not in BRACKET_MODES:
+            raise ValueError(f"bracket mode must be one of {BRACKET_MODES}, got {mode!r}")
+        account = self.accounts.get(account_id)
+        if account is None:
+            raise ValueError(f"unknown account {account_id}")
+        account.bracket_mode = mode
+        account.bracket_refusal_places_entry = bool(refusal_places_entry)
+        self._save_account(account)
+        return account
+
+    def user_set_token_ttl(self, user: str, ttl_seconds: int | None) -> None:
+        """Switch: the lifetime of tokens issued to `user` from now on (None: the default)."""
+        if user not in self.users:
+            raise ValueError(f"unknown simulated user {user!r}")
+        if ttl_seconds is not None and int(ttl_seconds) < 1:
+            raise ValueError("the token lifetime must be at least 1 second")
+        record = self.users[user]
+        record["token_ttl_seconds"] = None if ttl_seconds is None else int(ttl_seconds)
+        self.store.put("users", user, record)
 
     def _next_id(self, kind: str) -> int:
         value = self.next_ids[kind]
@@ -297,7 +330,7 @@ class Engine:
             self.secret,
             user=record["name"],
             issued_at=now_s,
-            ttl_seconds=self.config.token_ttl_seconds,
+            ttl_seconds=record.get("token_ttl_seconds") or self.config.token_ttl_seconds,
         )
         return token
 
@@ -939,6 +972,8 @@ class Engine:
         contract_id = f.str("contractId").strip().upper()
         root = spec.contract_id
         order_type, side, size = f.int("type", None), f.int("side", None), f.int("size", None)
+        if order_type == STOP_LIMIT:  # a type orders report, never one Order/place takes (§2)
+            raise GatewayError(2, "Invalid order type 3: StopLimit orders cannot be placed")
         if order_type not in (LIMIT, MARKET, STOP, TRAILING, JOIN_BID, JOIN_ASK):
             raise GatewayError(2, f"Invalid order type {order_type}")
         if side not in (BUY, SELL):
@@ -979,6 +1014,11 @@ class Engine:
         if order_type not in (STOP, TRAILING):
             stop = None
         legs = self._bracket_legs(f, side)
+        refusal = self._bracket_mode_refusal(account) if legs else None
+        if refusal is not None and not account.bracket_refusal_places_entry:
+            raise refusal
+        if refusal is not None:
+            legs = []  # as reported: the entry goes in unprotected, and the answer still fails
         now_s = self.now_us // US
         eligible = (self.cur_t + 1) if (self.cur_t is not None and self.emitted) else now_s
         with self.store.batch():
@@ -1029,7 +1069,21 @@ class Engine:
             self._fill_at_once_on_a_wall_clock(order)
             self._save_meta()
         self._flush()
+        if refusal is not None:
+            refusal.payload = {"orderId": order.id}
+            raise refusal
         return order.id
+
+    @staticmethod
+    def _bracket_mode_refusal(account: Account) -> GatewayError | None:
+        """Brackets need the account's "Auto OCO Brackets" setting (projectx-gateway.md §11)."""
+        if account.bracket_mode == "auto_oco":
+            return None
+        return GatewayError(
+            2,
+            "Brackets cannot be used with Position Brackets. Enable Auto OCO Brackets in the "
+            "account's risk settings to attach a stop loss and take profit to an order.",
+        )
 
     def _fill_at_once_on_a_wall_clock(self, order: Order) -> None:
         """On a clock driven by wall time a market order fills at once at the last price, as the

@@ -15,6 +15,7 @@ LIMIT, MARKET, STOP_LIMIT, STOP, TRAILING, JOIN_BID, JOIN_ASK = 1, 2, 3, 4, 5, 6
 BUY, SELL = 0, 1
 WORKING = (OPEN, PENDING)
 MAX_BRACKET_TICKS = 1000
+BRACKET_MODES = ("auto_oco", "position")
 US = 1_000_000
 DEMO_USER = ("demo", "demo-api-key")
 CONTROL_AUTH_HEADER = "X-Simulator-Secret"
@@ -23,10 +24,11 @@ CONTROL_AUTH_HEADER = "X-Simulator-Secret"
 class GatewayError(Exception):
     """A business failure: HTTP 200 with success=false and this endpoint's errorCode."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, payload: dict | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.payload = payload  # fields the failed envelope still carries (e.g. an orderId)
 
 
 class NotAuthenticated(Exception):
@@ -53,6 +55,13 @@ class SimConfig:
     bars_rate: tuple[int, int] = (50, 30)  # retrieveBars: requests per seconds
     general_rate: tuple[int, int] = (200, 60)
     bracket_ticks: str = "signed"  # signed | magnitude
+    # History/retrieveBars answers at most this many bars, whatever `limit` asks (the gateway: 20,000).
+    bars_cap: int = 20_000
+    # New accounts' TopstepX bracket setting: "auto_oco" takes stopLossBracket/takeProfitBracket;
+    # "position" refuses them with errorCode 2 (and, if `bracket_refusal_places_entry`, the
+    # refusal carries the orderId of the entry it placed without brackets, as reported).
+    bracket_mode: str = "auto_oco"
+    bracket_refusal_places_entry: bool = False
     # The control API (/_sim): with a secret, only requests carrying it (CONTROL_AUTH_HEADER);
     # without one, only loopback callers and only when `control_on_loopback` (development).
     control_secret: str | None = None
@@ -125,6 +134,8 @@ class Account:
     can_trade: bool = True
     is_visible: bool = True
     simulated: bool = True
+    bracket_mode: str = "auto_oco"  # see SimConfig.bracket_mode
+    bracket_refusal_places_entry: bool = False
 
 
 @dataclass

@@ -15,6 +15,10 @@ DJANGO_DEBUG under `manage.py runsimulator`, always in the test harness); others
   POST /_sim/users     {"name", "apiKey", "balance"?}   -> the user's account
   POST /_sim/accounts  {"user", "balance", "name"?}
   POST /_sim/restart                     drop every connection and reload from the store
+  POST /_sim/accounts/bracket-mode  {"accountId", "mode": "auto_oco"|"position",
+                                     "refusalPlacesEntry"?}   TopstepX bracket setting
+  POST /_sim/users/token-ttl  {"user", "seconds"|null}   lifetime of that login's next tokens
+  POST /_sim/history/cap      {"bars"}                   History/retrieveBars answers at most this
 """
 
 from __future__ import annotations
@@ -451,7 +455,7 @@ class SimServer:
             start,
             end,
             Unit(unit, number),
-            limit,
+            min(limit, self.config.bars_cap),  # the cap holds whatever the client asks
             bool(f.bool("includePartialBar")),
         )
         return web.Response(text=render_bars_ok(bars), content_type="application/json")
@@ -461,7 +465,7 @@ class SimServer:
         try:
             order_id = self.engine.place_order(user.user, f)
         except GatewayError as exc:
-            return _fail(exc.code, exc.message, {"orderId": None})
+            return _fail(exc.code, exc.message, {"orderId": None, **(exc.payload or {})})
         return _ok({"orderId": order_id})
 
     async def _order_cancel(self, request: web.Request, f: Fields, user: Any) -> web.Response:
@@ -614,6 +618,26 @@ class SimServer:
                 str(body["user"]), Decimal(str(body.get("balance", 50000))), body.get("name")
             )
             return engine.account_payload(account)
+        if what == "/accounts/bracket-mode" and method == "POST":
+            account = engine.account_set_bracket_mode(
+                int(body["accountId"]),
+                str(body["mode"]),
+                refusal_places_entry=bool(body.get("refusalPlacesEntry", False)),
+            )
+            return engine.account_payload(account) | {
+                "bracketMode": account.bracket_mode,
+                "refusalPlacesEntry": account.bracket_refusal_places_entry,
+            }
+        if what == "/users/token-ttl" and method == "POST":
+            ttl = body.get("seconds")
+            engine.user_set_token_ttl(str(body["user"]), None if ttl is None else int(ttl))
+            return {"user": body["user"], "seconds": ttl}
+        if what == "/history/cap" and method == "POST":
+            cap = int(body["bars"])
+            if not 1 <= cap <= MAX_BARS:
+                raise ValueError(f"the bars cap must be 1..{MAX_BARS}")
+            self.config.bars_cap = cap
+            return {"bars": cap}
         if what == "/restart" and method == "POST":
             # after this response is sent: restarting tears down the server answering it
             asyncio.get_running_loop().call_soon(lambda: self._spawn(self.restart()))

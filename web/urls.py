@@ -15,6 +15,11 @@ urlpatterns = [
     ),
     path("accounts/<int:account_id>/lock/", dashboard.account_lock, name="account_lock"),
     path("accounts/<int:account_id>/flatten/", dashboard.account_flatten, name="account_flatten"),
+    path(
+        "accounts/<int:account_id>/brackets/auto-oco/",
+        dashboard.account_bracket_mode_reset,
+        name="account_bracket_mode_reset",
+    ),
     path("accounts/<int:account_id>/risk/", desk.risk_edit, name="risk_edit"),
     path("strategies/", strategies.strategy_list, name="strategy_list"),
     path("strategies/new/", strategies.strategy_create, name="strategy_create"),

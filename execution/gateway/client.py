@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from execution.gateway.auth import SessionToken
+from execution.gateway.auth import SessionToken, renewal_due
 from execution.gateway.config import Credentials, GatewayConfig
 from execution.gateway.errors import (
     AuthenticationFailed,
@@ -85,6 +85,11 @@ class _BrokerThrottled(RateLimited):
     """HTTP 429 from the broker itself (as opposed to our own budget running out)."""
 
 
+class _MutationUnauthorized(BrokerUnavailable):
+    """A mutation answered 401. The session is renewed but the call is not replayed: the caller
+    reads the broker's state first, as after any failure in transit (Order/place: by customTag)."""
+
+
 def _retry_after_seconds(response: httpx.Response, default: float) -> float:
     """Retry-After as seconds (delta-seconds or an HTTP date); `default` when absent/garbled."""
     value = response.headers.get("Retry-After")
@@ -129,6 +134,8 @@ class GatewayClient:
         self._scope = broker_scope(config.api_root, credentials.username)
         self._token: SessionToken | None = None
         self._token_lock = threading.RLock()
+        # Set when the gateway turns out to cap History/retrieveBars below what we ask.
+        self.bars_cap_learnt: int | None = None
         self._http = httpx.Client(
             base_url=config.api_root + "/",
             timeout=httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds),
@@ -165,10 +172,12 @@ class GatewayClient:
             now = self._clock()
             if self._token is None:
                 self._login()
-            elif self._token.needs_renewal(
+            elif renewal_due(
+                self._token,
                 now,
                 refresh_margin=self.config.token_refresh_margin,
                 validate_every=self.config.token_validate_every,
+                busy=self.config.busy_windows,
             ):
                 self._renew()
             assert self._token is not None
@@ -328,8 +337,9 @@ class GatewayClient:
         idempotent: bool = True,
         token: str | None = None,
     ) -> dict[str, Any]:
-        """One logical call: retries transient failures when `idempotent`, and replays once after
-        a 401 (a 401 is refused before any effect, so the replay is safe for mutations too)."""
+        """One logical call: retries transient failures when `idempotent`. A 401 renews the
+        session once; a read is then replayed once, a mutation never (`_MutationUnauthorized`:
+        its caller looks at the broker's state before doing anything again)."""
         attempt = 0
         reauthenticated = False
         while True:
@@ -345,6 +355,12 @@ class GatewayClient:
                 reauthenticated = True
                 attempt -= 1
                 self._after_unauthorized(exc.token)
+                if not idempotent:
+                    raise _MutationUnauthorized(
+                        f"{endpoint}: 401 Unauthorized; session renewed, not replayed",
+                        endpoint=endpoint,
+                        status_code=401,
+                    ) from None
             except _BrokerThrottled:
                 # The limiter now holds the group back; the next acquire waits (or raises).
                 if not idempotent or attempt >= self.config.max_attempts:
@@ -421,16 +437,24 @@ class GatewayClient:
 
         The gateway returns the newest `limit` bars newest-first; when a page is full we move
         `endTime` just below the oldest bar seen and ask again until a short page or `start`.
+        A gateway whose cap is below what we ask answers full pages that look short: a short
+        page that stops a bar or more after `start` is followed by one more request, and if
+        that finds older bars the cap is learnt (`bars_cap_learnt`) and paging goes on at it.
+        Every page draws on the bars budget (the shared limiter), so a long read waits its turn.
         """
         if start > end:
             raise InvalidRequest(f"start {start} is after end {end}")
         if unit_number < 1:
             raise InvalidRequest("unit_number must be >= 1")
-        limit = page_size or self.config.max_bars_per_call
-        if not 1 <= limit <= self.config.max_bars_per_call:
+        if page_size is not None and not 1 <= page_size <= self.config.max_bars_per_call:
             raise InvalidRequest(f"page_size must be 1..{self.config.max_bars_per_call}")
+        limit = page_size or self.config.max_bars_per_call
+        if self.bars_cap_learnt is not None:
+            limit = min(limit, self.bars_cap_learnt)
         bars: dict[datetime, Bar] = {}
         page_end = end
+        probing = False  # the request after a short page: is the gateway's cap below `limit`?
+        previous_length = 0
         while True:
             payload = self._call(
                 "History/retrieveBars",
@@ -449,11 +473,18 @@ class GatewayClient:
             fresh = [bar for bar in page if bar.opened_at not in bars]
             for bar in fresh:
                 bars[bar.opened_at] = bar
-            if len(page) < limit or not fresh:
+            if not fresh:
                 break
+            if probing:  # older bars existed: the previous short page was the gateway's cap
+                limit = self.bars_cap_learnt = previous_length
+                logger.warning("gateway History/retrieveBars caps pages at %d bars", limit)
             oldest = min(bar.opened_at for bar in page)
             if oldest <= start:
                 break
+            probing = len(page) < limit
+            if probing and oldest - start < _unit_span(unit, unit_number):
+                break  # a short page that reaches `start`: no bar can open before `oldest`
+            previous_length = len(page)
             # Whether endTime is inclusive is undocumented: step just below the oldest bar so
             # an inclusive server does not resend it (bars sit on unit boundaries).
             page_end = oldest - timedelta(microseconds=1)
@@ -582,14 +613,16 @@ class GatewayClient:
                 found = self._lookup_tag(request.account_id, tag, since, exc)
                 if found is not None:
                     return PlacedOrder(found.id, tag, recovered=True)
+                if isinstance(exc, _MutationUnauthorized):
+                    break  # never resent from here: the order service decides, by its tag
                 continue
             order_id = payload.get("orderId")
             if isinstance(order_id, bool) or not isinstance(order_id, int):
                 raise MalformedResponse("Order/place: missing required field 'orderId'")
             return PlacedOrder(order_id, tag)
         raise OrderSubmissionUncertain(
-            f"Order/place tag={tag}: {self.config.place_max_attempts} attempts failed in transit "
-            "and the order was not found; a late arrival is still possible",
+            f"Order/place tag={tag}: failed in transit ({last_error}) and the order was not "
+            "found; a late arrival is still possible",
             account_id=request.account_id,
             custom_tag=tag,
             cause=last_error,
@@ -740,6 +773,22 @@ class GatewayClient:
         return parse_list(payload, "trades", HalfTrade.from_json, "Trade/search")
 
 
+_UNIT_SECONDS = {
+    BarUnit.SECOND: 1,
+    BarUnit.MINUTE: 60,
+    BarUnit.HOUR: 3600,
+    BarUnit.DAY: 86_400,
+    BarUnit.WEEK: 7 * 86_400,
+    BarUnit.MONTH: 28 * 86_400,  # the shortest month: no bar can hide in a shorter gap
+}
+
+
+def _unit_span(unit: BarUnit, unit_number: int) -> timedelta:
+    """How long one bar lasts at least (tick bars: no length, so never probed past a short page)."""
+    seconds = _UNIT_SECONDS.get(unit)
+    return timedelta.max if seconds is None else timedelta(seconds=seconds * unit_number)
+
+
 def _is_being_closed(position: Position, working: Iterable[Order]) -> bool:
     """A working market order on the position's contract, on the closing side, covering it."""
     closing_side = OrderSide.ASK if position.type == PositionType.LONG else OrderSide.BID
@@ -766,7 +815,13 @@ def _check_envelope(endpoint: str, payload: Mapping[str, Any]) -> None:
         raise MalformedResponse(f"{endpoint}: missing required field 'success'")
     if not success or code != 0:
         message = payload.get("errorMessage")
-        raise BrokerRejected(endpoint, code, message if isinstance(message, str) else None)
+        order_id = payload.get("orderId")
+        raise BrokerRejected(
+            endpoint,
+            code,
+            message if isinstance(message, str) else None,
+            order_id=order_id if type(order_id) is int and order_id > 0 else None,
+        )
 
 
 def _problem_text(response: httpx.Response) -> str:

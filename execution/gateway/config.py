@@ -5,9 +5,10 @@ the hub process alike without importing Django."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from urllib.parse import urlsplit
 
+from execution.gateway.auth import BusyWindows
 from execution.gateway.errors import InvalidRequest
 
 
@@ -36,6 +37,10 @@ class GatewayConfig:
     token_refresh_margin: timedelta = timedelta(minutes=5)
     token_validate_every: timedelta = timedelta(hours=12)
     token_fallback_lifetime: timedelta = timedelta(hours=1)  # when the JWT has no readable exp
+    # Order bursts (the 09:30 entries): renew before them, never during them (auth.BusyWindows).
+    busy_windows: BusyWindows = field(
+        default_factory=lambda: BusyWindows(spans=((time(9, 29), time(9, 36)),))
+    )
     # Order/place reconciliation: search this far back for the customTag, and how many places
     # (first one included) we allow when the order certainly does not exist.
     place_lookup_window: timedelta = timedelta(minutes=15)

@@ -141,14 +141,35 @@ class RateLimited(GatewayError):
 
 
 class BrokerRejected(GatewayError):
-    """The gateway answered `success: false`. `error_name` is the §4 name of `error_code`."""
+    """The gateway answered `success: false`. `error_name` is the §4 name of `error_code`.
 
-    def __init__(self, endpoint: str, error_code: int, error_message: str | None) -> None:
+    `order_id`: an Order/place refusal may still carry the id of an order it placed (a Position
+    Brackets account refusing brackets places the entry without them, as reported, §11)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        error_code: int,
+        error_message: str | None,
+        *,
+        order_id: int | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.error_code = error_code
         self.error_message = error_message
+        self.order_id = order_id
         self.error_name = error_code_name(endpoint, error_code)
         super().__init__(f"{endpoint} rejected: {self.error_name} ({error_code}): {error_message}")
+
+    @property
+    def is_bracket_mode_refusal(self) -> bool:
+        """Order/place refused because the account is on "Position Brackets" (§11). The code alone
+        (2, OrderRejected) also means a bracket sign error or a bad price, so the answer's
+        order id or its text is the only tell the gateway gives."""
+        if self.endpoint.strip("/").lower() != "order/place" or self.error_code != 2:
+            return False
+        text = (self.error_message or "").lower()
+        return self.order_id is not None or "position bracket" in text or "auto oco" in text
 
 
 class BrokerUnavailable(GatewayError):

@@ -95,6 +95,9 @@ def test_runsimulator_prints_its_urls_replays_a_file_and_stops_on_sigterm(tmp_pa
         (["--bars-rate", "lots"], "invalid literal"),
         (["--history-sessions", "0"], "--history-sessions must be at least 1"),
         (["--market", "weekdays"], "invalid choice: 'weekdays'"),
+        (["--bars-cap", "20001"], "--bars-cap must be 1..20000"),
+        (["--token-ttl", "0"], "--token-ttl must be at least 1 second"),
+        (["--bracket-mode", "oco"], "invalid choice: 'oco'"),
     ],
 )
 def test_runsimulator_reports_bad_options_clearly(
@@ -102,3 +105,17 @@ def test_runsimulator_reports_bad_options_clearly(
 ) -> None:
     with pytest.raises(CommandError, match=message):
         call_command("runsimulator", "--port", "0", "--store", str(tmp_path / "s.db"), *args)
+
+
+def test_runsimulator_maps_the_gateway_switches_onto_its_config(tmp_path: Path) -> None:
+    from simulator.management.commands.runsimulator import Command
+
+    command = Command()
+    parser = command.create_parser("manage.py", "runsimulator")
+    args = ["--store", str(tmp_path / "s.db"), "--bars-cap", "500", "--token-ttl", "60"]
+    opts = vars(parser.parse_args([*args, "--bracket-mode", "position-with-id"]))
+    config = command._config(opts)
+    assert (config.bars_cap, config.token_ttl_seconds) == (500, 60)
+    assert (config.bracket_mode, config.bracket_refusal_places_entry) == ("position", True)
+    config = command._config(vars(parser.parse_args(args)))
+    assert (config.bracket_mode, config.bracket_refusal_places_entry) == ("auto_oco", False)

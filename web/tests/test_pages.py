@@ -443,3 +443,28 @@ def test_owner_reads_the_audit_log_of_their_desk_only(
         f"StrategyConfig #{desk_b.strategy.pk}" not in body
         or desk_b.strategy.pk == desk_a.strategy.pk
     )
+
+
+def test_the_account_page_says_how_to_leave_position_brackets(client, trader, viewer, desk_a):
+    account = desk_a.strategy.account
+    account.bracket_mode = "position"
+    account.save(update_fields=["bracket_mode"])
+    client.force_login(viewer)
+    body = client.get(reverse("account_detail", args=[account.pk])).content.decode()
+    assert "Brackets: Position Brackets" in body
+    assert "choose Auto OCO Brackets" in body
+    assert 'id="bracket-mode-reset"' not in body  # a viewer cannot act
+    assert client.post(reverse("account_bracket_mode_reset", args=[account.pk])).status_code == 403
+
+    client.force_login(trader)
+    response = client.post(reverse("account_bracket_mode_reset", args=[account.pk]))
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.bracket_mode == "auto_oco"
+    assert (
+        AuditEntry.objects.for_tenant(account.tenant)
+        .filter(action="account.bracket_mode_reset", actor=trader)
+        .exists()
+    )
+    body = client.get(reverse("account_detail", args=[account.pk])).content.decode()
+    assert "Brackets: Position Brackets" not in body

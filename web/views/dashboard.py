@@ -22,7 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
 from accounts.middleware import SESSION_KEY
-from accounts.models import Tenant, TradingAccount
+from accounts.models import BracketMode, Tenant, TradingAccount
+from execution import brackets
 from execution import selectors as execution_selectors
 from execution import services as execution_services
 from execution.models import Instrument, OrderRole, OrderSide
@@ -107,7 +108,12 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
     instruments = selectors.account_chart_instruments(
         tenant=request.tenant, account=account, session_date=context["snap"].session_date
     )
-    context.update(instruments=instruments, reason_form=ReasonForm())
+    context.update(
+        instruments=instruments,
+        reason_form=ReasonForm(),
+        position_brackets=account.bracket_mode == BracketMode.POSITION,
+        bracket_how_to=brackets.HOW_TO_SWITCH,
+    )
     return render(request, "web/account_detail.html", context)
 
 
@@ -243,6 +249,16 @@ def account_lock(request: HttpRequest, account_id: int) -> HttpResponse:
         tenant=request.tenant, account=account, actor=request.user, reason=reason
     )
     messages.success(request, f"{account.name} is locked for the day; flattening was requested.")
+    return redirect("account_detail", account_id=account.pk)
+
+
+@trader_required
+@require_POST
+def account_bracket_mode_reset(request: HttpRequest, account_id: int) -> HttpResponse:
+    """The trader switched TopstepX to Auto OCO Brackets: entries carry their brackets again."""
+    account = account_or_404(request, account_id)
+    brackets.bracket_mode_reset(account=account, actor=request.user)
+    messages.success(request, f"{account.name}: entries carry their brackets again.")
     return redirect("account_detail", account_id=account.pk)
 
 

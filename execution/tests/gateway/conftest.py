@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from execution.gateway.auth import BusyWindows
 from execution.gateway.client import GatewayClient
 from execution.gateway.config import Credentials, GatewayConfig
 from execution.gateway.metrics import RedisMetrics
@@ -46,6 +47,8 @@ def sim_config(sim: SimulatorHandle, **overrides) -> GatewayConfig:
         "default_retry_after_seconds": 0.2,
         "rate_limit_wait_seconds": 2.0,
         "place_lookup_window": timedelta(days=3650),
+        # no burst windows: renewals in these tests follow the token alone, at any wall-clock hour
+        "busy_windows": BusyWindows(spans=()),
         **overrides,
     }
     return GatewayConfig(sim.base_url, sim.user_hub_url, sim.market_hub_url, **settings)

@@ -131,6 +131,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--token-ttl", type=int, default=24 * 3600, help="token lifetime, seconds"
         )
+        parser.add_argument(
+            "--bars-cap",
+            type=int,
+            default=20_000,
+            help="History/retrieveBars answers at most this many bars (the gateway: 20000)",
+        )
+        parser.add_argument(
+            "--bracket-mode",
+            choices=["auto-oco", "position", "position-with-id"],
+            default="auto-oco",
+            help="new accounts' bracket setting: position refuses stopLossBracket/"
+            "takeProfitBracket with errorCode 2; position-with-id places the entry without"
+            " them and still refuses, with its orderId",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -159,6 +173,10 @@ class Command(BaseCommand):
 
         if opts["history_sessions"] < 1:
             raise ValueError("--history-sessions must be at least 1")
+        if not 1 <= opts["bars_cap"] <= 20_000:
+            raise ValueError("--bars-cap must be 1..20000")
+        if opts["token_ttl"] < 1:
+            raise ValueError("--token-ttl must be at least 1 second")
 
         def rate(text: str) -> tuple[int, int]:
             count, _, seconds = text.partition("/")
@@ -181,6 +199,9 @@ class Command(BaseCommand):
             bars_rate=rate(opts["bars_rate"]),
             general_rate=rate(opts["general_rate"]),
             bracket_ticks=opts["bracket_ticks"],
+            bars_cap=opts["bars_cap"],
+            bracket_mode="auto_oco" if opts["bracket_mode"] == "auto-oco" else "position",
+            bracket_refusal_places_entry=opts["bracket_mode"] == "position-with-id",
             control_secret=settings.SIMULATOR_CONTROL_SECRET or None,
             control_on_loopback=settings.DEBUG,
         )
