@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--token-ttl", type=int, default=24 * 3600, help="token lifetime, seconds"
         )
+        # The market switches (also at POST /_sim/market; docs/gateway-behaviours.md).
+        parser.add_argument(
+            "--roll-date",
+            default=None,
+            metavar="YYYY-MM-DD",
+            help="the trading date the next contract month becomes the front month (default:"
+            " the calendar rule of markets/contracts.py); the old month expires 8 days later",
+        )
+        parser.add_argument(
+            "--freeze-market",
+            default=None,
+            metavar="SECONDS[:CONTRACT,...]",
+            help="from the start, the market hub sends no quotes/trades/depth (of those"
+            " contracts, else all) for SECONDS while connections stay open",
+        )
+        parser.add_argument(
+            "--partial-quotes",
+            action="store_true",
+            help="GatewayQuote carries only the fields that changed (as the live hub does)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -160,6 +181,13 @@ class Command(BaseCommand):
         if opts["history_sessions"] < 1:
             raise ValueError("--history-sessions must be at least 1")
 
+        freeze_seconds, _, frozen = (opts["freeze_market"] or "0").partition(":")
+        try:
+            roll_on = date.fromisoformat(opts["roll_date"]) if opts["roll_date"] else None
+            freeze = float(freeze_seconds)
+        except ValueError as exc:
+            raise ValueError(f"--roll-date / --freeze-market: {exc}") from None
+
         def rate(text: str) -> tuple[int, int]:
             count, _, seconds = text.partition("/")
             return int(count), int(seconds)
@@ -181,6 +209,10 @@ class Command(BaseCommand):
             bars_rate=rate(opts["bars_rate"]),
             general_rate=rate(opts["general_rate"]),
             bracket_ticks=opts["bracket_ticks"],
+            roll_on=roll_on,
+            freeze_market_seconds=freeze,
+            freeze_contracts=[c for c in frozen.split(",") if c],
+            partial_quotes=opts["partial_quotes"],
             control_secret=settings.SIMULATOR_CONTROL_SECRET or None,
             control_on_loopback=settings.DEBUG,
         )
