@@ -27,7 +27,7 @@ The handle (`SimulatorHandle`) exposes:
   login() -> token               a fresh session token for the demo user
   control_headers                the header carrying the control API's secret (`/_sim/...`)
   control(method, path, body)    one control API call over HTTP, secret sent (e.g. "/state")
-  and async twins `astep`, `aset_faults` for tests running inside an event loop.
+  and async twins `astep`, `aset_faults`, `aset_market` for tests running inside an event loop.
 
 Defaults: stepped clock (nothing moves unless the test steps it), the seeded random walk for
 every product, clock start 2025-03-03 14:30 UTC (a Monday, RTH) unless `start=` is given. Pass
@@ -159,6 +159,9 @@ class SimulatorHandle:
     def set_market(self, **switches: Any) -> dict[str, Any]:
         """See `SimServer.set_market`: roll_on, freeze_seconds, freeze_contracts, partial_quotes."""
         return self._sync(self.server.set_market, **switches)
+
+    async def aset_market(self, **switches: Any) -> dict[str, Any]:
+        return await self._in_loop(self.server.set_market, **switches)
 
     def clear_faults(self) -> None:
         self._sync(self.server.set_faults, clear=True)

@@ -22,6 +22,7 @@ from execution import broker
 from execution.gateway.types import BarUnit
 from execution.marketdata import BarCache
 from execution.models import Fill, Instrument, Order, OrderRole, OrderStatus
+from execution.price_feeds import feed_staleness
 from execution.sources import market_source_for
 from markets import calendar
 from markets.fills import Side
@@ -66,6 +67,9 @@ def desk_step(
         desk = _new_desk(configs, signature, now) if configs else None
     if desk is None:
         return runtime
+    stale = _stale_feed(account, instrument)
+    if stale:
+        return _refuse(runtime, stale, now)
     if unreadable:
         desk.note(
             _epoch(_minute(now)), f"saved state unreadable ({unreadable}): rebuilt by warm-up"
@@ -85,6 +89,31 @@ def desk_step(
         raise
     decisions_carry_out(runtime=locked, now=now)
     return locked
+
+
+def _stale_feed(account: TradingAccount, instrument: Instrument) -> str:
+    """Why the desk must wait, or "" while its contract's market feed is fresh."""
+    source = market_source_for(connection=account.connection).key
+    state = feed_staleness(source=source, contract_id=instrument.contract_id)
+    if state is None:
+        return ""
+    return (
+        f"not stepped: the market feed of {instrument.contract_id} is stale since "
+        f"{state['since']} (the gateway has bars up to {state['rest_bar_at']}); "
+        "waiting until it is fresh"
+    )
+
+
+def _refuse(runtime: StrategyRuntime, reason: str, now: datetime) -> StrategyRuntime:
+    """Record a refused step: in the journal once per episode, and on the runtime."""
+    if runtime.last_error == reason:
+        return runtime
+    rows = decision_rows(runtime, [(_epoch(_minute(now)), "desk", reason)], [], now, None)
+    with transaction.atomic():
+        StrategyDecision.all_tenants.bulk_create(rows)
+        StrategyRuntime.all_tenants.filter(pk=runtime.pk).update(last_error=reason)
+    runtime.last_error = reason
+    return runtime
 
 
 def _enabled_configs(account: TradingAccount, instrument: Instrument) -> list[StrategyConfig]:
