@@ -95,9 +95,9 @@ def front_month_id(spec: ContractSpec, on: date, *, roll_on: date | None = None)
 
 def roll_pair(spec: ContractSpec, roll_on: date) -> tuple[str, str]:
     """The month that the roll-date switch `roll_on` rolls out of, and the one it rolls into."""
-    old = contracts.front_month_id(spec.contract_id, roll_on - timedelta(days=1))
-    root, code, year = contracts.split_contract_id(old)
-    if contracts.expiry_date(root, code, year) < roll_on:  # rolled by the rule already
+    # the first month expiring on or after `roll_on`, searched from well before it
+    old = contracts.front_month_id(spec.contract_id, roll_on - timedelta(days=120))
+    while contracts.expiry_date(*contracts.split_contract_id(old)) < roll_on:
         old = contracts.next_contract_id(old)
     return old, contracts.next_contract_id(old)
 

@@ -32,6 +32,7 @@ from strategies.engine.feeds import warmup_sessions
 from strategies.engine.registry import build_strategy
 from strategies.live.desk import Bar, Desk, FillFact, OrderEnd
 from strategies.live.outbox import TAG_PREFIX, decision_rows, decisions_carry_out
+from strategies.live.roll import desk_roll, session_contract
 from strategies.live.state import UnreadableState, desk_dump, desk_load
 from strategies.models import StrategyConfig, StrategyDecision, StrategyRuntime
 
@@ -60,6 +61,14 @@ def desk_step(
     )
     decisions_carry_out(runtime=runtime, now=now)  # left by a step that did not finish
     configs = _enabled_configs(account, instrument)
+    rolls_to = session_contract(instrument.contract_id, now) if configs else None
+    if rolls_to:
+        rolled, text = desk_roll(
+            account=account, instrument=instrument, contract_id=rolls_to, now=now
+        )
+        if rolled is not None:
+            return rolled  # its first step (next minute) warms it up on the new month
+        _note_once(runtime, text, now)  # it stays on the month it holds, and steps there
     signature = _signature(configs)
     desk, unreadable = _load(runtime, signature)
     fresh = desk is None
@@ -114,6 +123,15 @@ def _refuse(runtime: StrategyRuntime, reason: str, now: datetime) -> StrategyRun
         StrategyRuntime.all_tenants.filter(pk=runtime.pk).update(last_error=reason)
     runtime.last_error = reason
     return runtime
+
+
+def _note_once(runtime: StrategyRuntime, text: str, now: datetime) -> None:
+    """A journal note of the desk, unless the session's journal already has it."""
+    since = globex_session(trading_date(now))[0]
+    journal = StrategyDecision.objects.for_tenant(runtime.tenant_id).filter(runtime=runtime)
+    if not journal.filter(reason=text, decided_at__gte=since).exists():
+        rows = decision_rows(runtime, [(_epoch(_minute(now)), "desk", text)], [], now, None)
+        StrategyDecision.all_tenants.bulk_create(rows)
 
 
 def _enabled_configs(account: TradingAccount, instrument: Instrument) -> list[StrategyConfig]:
