@@ -70,8 +70,6 @@ Bar = tuple[int, int, int, int, int, int]  # t_open_epoch_s, o, h, l, c, volume
 Point = tuple[int, int]  # price ticks, volume
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-_MONTHS = contracts.MONTH_CODES
-
 
 class DataFileError(ValueError):
     """A market-data file cannot be used (missing, malformed, prices off the product's tick)."""
@@ -117,16 +115,11 @@ def parse_contract_id(contract_id: str) -> ContractSpec | None:
     """The product of a contract id `CON.F.US.<root>.<month><yy>` (any expiry), else None."""
     if not isinstance(contract_id, str):
         return None
-    parts = contract_id.strip().upper().split(".")
-    if len(parts) != 5 or parts[:3] != ["CON", "F", "US"]:
+    try:
+        root, _, _ = contracts.split_contract_id(contract_id)
+    except ValueError:
         return None
-    expiry = parts[4]
-    if len(expiry) != 3 or expiry[0] not in _MONTHS or not expiry[1:].isdigit():
-        return None
-    for spec in CONTRACT_SPECS.values():
-        if spec.contract_id == parts[3]:
-            return spec
-    return None
+    return next((spec for spec in CONTRACT_SPECS.values() if spec.contract_id == root), None)
 
 
 def trading_date(epoch_s: int) -> date:
