@@ -80,7 +80,10 @@ def test_a_frozen_market_feed_pauses_the_desk_until_it_is_fresh(desk, caplog):
 
         frozen_at = sim_now(sim)
         runtime = desk_step(account=account, instrument=instrument, now=frozen_at)
-        desk_step(account=account, instrument=instrument, now=frozen_at)  # a minute later: same
+        sim.step(1)  # still frozen; the watchdog renews the record with the newer REST bar
+        time.sleep(1.0)
+        assert stale()["rest_bar_at"] > stale()["since"]
+        desk_step(account=account, instrument=instrument, now=sim_now(sim))  # refused again
 
         sim.set_market(freeze_seconds=0)  # thaw
         sim.step(1)

@@ -106,10 +106,10 @@ def _stale_feed(account: TradingAccount, instrument: Instrument) -> str:
     state = feed_staleness(source=source, contract_id=instrument.contract_id)
     if state is None:
         return ""
+    # Only the episode's start in the text: it is how the journal says it once per episode.
     return (
         f"not stepped: the market feed of {instrument.contract_id} is stale since "
-        f"{state['since']} (the gateway has bars up to {state['rest_bar_at']}); "
-        "waiting until it is fresh"
+        f"{state['since']} (newest hub event); waiting until it is fresh"
     )
 
 
