@@ -10,9 +10,9 @@ accounts of that source. A simulator's prints can never value or risk-check a li
 
 A market hub can freeze while its connection says it is healthy (projectx-gateway.md §11). The feed
 watchdog (`FeedWatchdog`) compares, per fed contract, the newest hub event with the gateway's newest
-REST bar; a stale feed is recorded for the desks (which then do not step) and the health page, its
-hub-built bars since the freeze are forgotten (REST refills them), the trader and operator are
-alerted, and the login's market hub is reconnected (one reconnect at a time, subscriptions replayed).
+REST bar; a stale feed is recorded in Redis for the desks (which then do not step), its hub-built
+bars since the freeze are forgotten (REST refills them), the trader and operator are alerted, and
+the login's market hub is reconnected (one reconnect at a time, subscriptions replayed).
 """
 
 import asyncio

@@ -73,8 +73,8 @@ def contracts_fed_by(feeds: Iterable[PriceFeed]) -> dict[int, list[str]]:
 # fresh (projectx-gateway.md §11). So the hubs process's watchdog compares, per fed contract, the
 # exchange time of the newest hub event with the open of the gateway's newest REST bar (never the
 # user hub: a quiet user hub while flat is normal). A stale feed is recorded here, per source and
-# contract, for the desks (strategies/live/steps.py does not step on a stale tail) and the health
-# page; the record expires unless renewed, so a hubs process that died leaves no stale flag behind.
+# contract, for the desks (strategies/live/steps.py does not step on a stale tail); the record
+# expires unless renewed, so a hubs process that died leaves no stale flag behind.
 
 STALE_RECORD_TTL_SECONDS = 600
 

@@ -17,7 +17,7 @@ first (Contract/searchById), so a broker that does not list it yet keeps the des
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import transaction
 
@@ -28,7 +28,7 @@ from execution.gateway.errors import BrokerRejected
 from execution.models import OPEN_STATUSES, Instrument, Order, Position
 from markets.contracts import MONTH_CODES, front_month_id, split_contract_id
 from markets.sessions import trading_date
-from strategies.live.outbox import decision_rows
+from strategies.live.outbox import desk_note_record
 from strategies.models import DecisionStatus, StrategyConfig, StrategyDecision, StrategyRuntime
 
 
@@ -83,9 +83,7 @@ def desk_roll(
         runtime, _ = StrategyRuntime.all_tenants.get_or_create(
             account=account, instrument=target, defaults={"tenant_id": tenant}
         )
-        minute = int(now.astimezone(UTC).replace(second=0, microsecond=0).timestamp())
-        rows = decision_rows(runtime, [(minute, "desk", text)], [], now, None)
-        StrategyDecision.all_tenants.bulk_create(rows)
+        desk_note_record(runtime=runtime, text=text, now=now)
     return runtime, text
 
 

@@ -31,7 +31,12 @@ from markets.ticks import from_ticks, to_ticks
 from strategies.engine.feeds import warmup_sessions
 from strategies.engine.registry import build_strategy
 from strategies.live.desk import Bar, Desk, FillFact, OrderEnd
-from strategies.live.outbox import TAG_PREFIX, decision_rows, decisions_carry_out
+from strategies.live.outbox import (
+    TAG_PREFIX,
+    decision_rows,
+    decisions_carry_out,
+    desk_note_record,
+)
 from strategies.live.roll import desk_roll, session_contract
 from strategies.live.state import UnreadableState, desk_dump, desk_load
 from strategies.models import StrategyConfig, StrategyDecision, StrategyRuntime
@@ -117,9 +122,8 @@ def _refuse(runtime: StrategyRuntime, reason: str, now: datetime) -> StrategyRun
     """Record a refused step: in the journal once per episode, and on the runtime."""
     if runtime.last_error == reason:
         return runtime
-    rows = decision_rows(runtime, [(_epoch(_minute(now)), "desk", reason)], [], now, None)
     with transaction.atomic():
-        StrategyDecision.all_tenants.bulk_create(rows)
+        desk_note_record(runtime=runtime, text=reason, now=now)
         StrategyRuntime.all_tenants.filter(pk=runtime.pk).update(last_error=reason)
     runtime.last_error = reason
     return runtime
@@ -130,8 +134,7 @@ def _note_once(runtime: StrategyRuntime, text: str, now: datetime) -> None:
     since = globex_session(trading_date(now))[0]
     journal = StrategyDecision.objects.for_tenant(runtime.tenant_id).filter(runtime=runtime)
     if not journal.filter(reason=text, decided_at__gte=since).exists():
-        rows = decision_rows(runtime, [(_epoch(_minute(now)), "desk", text)], [], now, None)
-        StrategyDecision.all_tenants.bulk_create(rows)
+        desk_note_record(runtime=runtime, text=text, now=now)
 
 
 def _enabled_configs(account: TradingAccount, instrument: Instrument) -> list[StrategyConfig]:
