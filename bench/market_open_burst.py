@@ -92,11 +92,11 @@ class SimulatorProcess:
     def contract_id(self) -> str:
         from datetime import datetime
 
-        from markets.ticks import spec_for
-        from simulator.market import front_month_id
+        from markets.contracts import front_month_id
+        from markets.sessions import trading_date
 
         now = datetime.fromisoformat(self.state()["now"].replace("Z", "+00:00"))
-        return front_month_id(spec_for("EP"), now.date())
+        return front_month_id("EP", trading_date(now))
 
     def stop(self) -> None:
         self.process.terminate()

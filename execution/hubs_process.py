@@ -7,6 +7,12 @@ without a restart.
 Prices are kept per source (execution/sources.py): each contract is fed once per source by one login of
 that source (execution/price_feeds.py), its prints go to that source's bars, and they mark only the
 accounts of that source. A simulator's prints can never value or risk-check a live account.
+
+A market hub can freeze while its connection says it is healthy (projectx-gateway.md §11). The feed
+watchdog (`FeedWatchdog`) compares, per fed contract, the newest hub event with the gateway's newest
+REST bar; a stale feed is recorded in Redis for the desks (which then do not step), its hub-built
+bars since the freeze are forgotten (REST refills them), the trader and operator are alerted, and
+the login's market hub is reconnected (one reconnect at a time, subscriptions replayed).
 """
 
 import asyncio
@@ -14,25 +20,45 @@ import contextlib
 import dataclasses
 import logging
 import signal
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 
 from accounts import selectors
 from analytics.health import market_hubs_down, price_feeds_record
 from execution import selectors as execution_selectors
 from execution.broker import gateway_client_for
-from execution.gateway.hubs import HubListener, MarketTradeEvent, run_listeners
+from execution.gateway.hubs import MARKET_HUB, HubListener, MarketTradeEvent, run_listeners
+from execution.gateway.types import BarUnit
 from execution.ingest import handle_hub_event
-from execution.marketdata import LiveBarBuilder, bars_append_live
-from execution.price_feeds import PriceFeed, contracts_fed_by, price_feeds_assign
+from execution.marketdata import LiveBarBuilder, bars_append_live, bars_uncover_since
+from execution.price_feeds import (
+    PriceFeed,
+    contracts_fed_by,
+    feed_fresh_record,
+    feed_is_stale,
+    feed_stale_record,
+    price_feeds_assign,
+)
 from execution.risk_gate import account_marks_record
 from execution.sources import MarketSource, market_source_for
+from notifications.services import notify
 from strategies.selectors import fleet_enabled_contracts
 
 logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 2.0
+
+
+def _wanted() -> dict[int, set[str]]:
+    """connection id -> the contracts its enabled strategies trade or its accounts hold."""
+    wanted: dict[int, set[str]] = {}
+    for source in (fleet_enabled_contracts(), execution_selectors.fleet_position_contracts()):
+        for connection_id, contract_ids in source.items():
+            wanted.setdefault(connection_id, set()).update(contract_ids)
+    return wanted
 
 
 def _fleet() -> tuple[dict, list[PriceFeed]]:
@@ -40,10 +66,7 @@ def _fleet() -> tuple[dict, list[PriceFeed]]:
     strategies trade or accounts hold (their open P&L is marked) under one login of that source,
     away from logins whose market hub is down."""
     logins = selectors.fleet_hub_logins()
-    wanted: dict[int, set[str]] = {}
-    for source in (fleet_enabled_contracts(), execution_selectors.fleet_position_contracts()):
-        for connection_id, contract_ids in source.items():
-            wanted.setdefault(connection_id, set()).update(contract_ids)
+    wanted = _wanted()
     feeds = price_feeds_assign(
         logins={pk: conn for pk, (conn, _) in logins.items()}, wanted=wanted, down=_hubs_down()
     )
@@ -107,12 +130,24 @@ class SourcePrices:
     marks_changed: bool = False
 
 
+@dataclasses.dataclass
+class WatchedLogin:
+    """A login whose market hub feeds contracts, as the feed watchdog sees it."""
+
+    connection: object
+    source: MarketSource
+    listener: HubListener
+    client: object  # its GatewayClient, for the REST side of the comparison
+    reconnected_at: float = float("-inf")  # monotonic time of the last reconnect requested
+
+
 class Fleet:
     """The listeners of one fleet picture, and per source the bar builder and marks their market
     trades feed."""
 
     def __init__(self, fleet: tuple[dict, list[PriceFeed]]) -> None:
         self.sources: dict[str, SourcePrices] = {}
+        self.watched: list[WatchedLogin] = []
         self.store_bars = sync_to_async(bars_append_live, thread_sensitive=True)
         logins, feeds = fleet
         contracts = contracts_fed_by(feeds)
@@ -139,13 +174,15 @@ class Fleet:
                 logger.exception("hub event for connection %s could not be stored", connection.pk)
 
         client = gateway_client_for(connection=connection)
-        return HubListener.for_client(
+        listener = HubListener.for_client(
             client,
             account_ids=account_ids,
             contract_ids=contract_ids,
             on_event=on_event,
             subscribe_market_trades=True,
         )
+        self.watched.append(WatchedLogin(connection, source, listener, client))
+        return listener
 
     async def periodic(self, stop: asyncio.Event) -> None:
         """Every couple of seconds: bars of minutes that ended without a later print (a quiet market)
@@ -169,8 +206,121 @@ class Fleet:
             logger.exception("live bars or open P&L of source %s could not be stored", key)
 
 
+class FeedWatchdog:
+    """Every `check_seconds`, each fed contract's newest market-hub event against the gateway's
+    newest REST bar (see the module docstring). State lives for the process: the stale record in
+    Redis expires on its own if the process dies."""
+
+    def __init__(self, *, check_seconds: float, stale_after: timedelta) -> None:
+        self.check_seconds = check_seconds
+        self.stale_after = stale_after
+        self.stale_since: dict[tuple[str, str], datetime] = {}
+        self.baseline: dict[tuple[str, str], datetime] = {}  # first REST bar of a silent feed
+
+    async def run(self, fleet: Fleet, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.check_seconds)
+            for watched in fleet.watched:
+                if not watched.listener.market.connected.is_set():
+                    continue  # a hub that is down is the supervisor's; the health page shows it
+                for contract_id in list(watched.listener.contract_ids):
+                    try:
+                        await self.check(watched, contract_id)
+                    except Exception:  # one contract's check must not stop the others'
+                        logger.exception("feed check of %s failed", contract_id)
+
+    async def check(self, watched: WatchedLogin, contract_id: str) -> bool:
+        """Judge one contract's feed; True while it is stale."""
+        key = (watched.source.key, contract_id)
+        seen = watched.listener.market_seen_at.get(contract_id)
+        rest_at = await asyncio.to_thread(self._newest_rest_bar, watched.client, contract_id, seen)
+        if seen is None and rest_at is not None:
+            seen = self.baseline.setdefault(key, rest_at)
+        if not feed_is_stale(last_event_at=seen, rest_bar_at=rest_at, threshold=self.stale_after):
+            if self.stale_since.pop(key, None) is not None:
+                await sync_to_async(feed_fresh_record)(source=key[0], contract_id=contract_id)
+                logger.warning("market feed of %s (%s) is fresh again", contract_id, key[0])
+            return False
+        first = key not in self.stale_since
+        since = self.stale_since.setdefault(key, seen)
+        await sync_to_async(feed_stale_record)(
+            source=key[0],
+            contract_id=contract_id,
+            since=since,
+            last_event_at=seen,
+            rest_bar_at=rest_at,
+        )
+        if first:
+            await sync_to_async(_feed_stale_effects, thread_sensitive=True)(
+                watched.source, contract_id, seen, rest_at
+            )
+        now = time.monotonic()
+        if now - watched.reconnected_at >= self.stale_after.total_seconds():
+            reason = f"{contract_id} feed stale since {seen:%H:%M:%S}Z"
+            if watched.listener.request_reconnect(MARKET_HUB, reason):
+                watched.reconnected_at = now
+        return True
+
+    @staticmethod
+    def _newest_rest_bar(client, contract_id: str, seen: datetime | None) -> datetime | None:
+        now = datetime.now(UTC)
+        start = (seen or now - timedelta(days=1)) - timedelta(minutes=1)
+        bars = client.retrieve_bars(
+            contract_id,
+            start=start,
+            end=max(now, start) + timedelta(minutes=1),
+            unit=BarUnit.MINUTE,
+            include_partial_bar=True,
+        )
+        return max((bar.opened_at for bar in bars), default=None)
+
+
+def _feed_stale_effects(
+    source: MarketSource, contract_id: str, last_event_at: datetime, rest_bar_at: datetime
+) -> None:
+    """Once per stale episode: forget the hub-built bars since the freeze (they may be partial;
+    REST refills them) and alert the operator (log) and every desk whose login of this source
+    wants the contract."""
+    minute = last_event_at.replace(second=0, microsecond=0)
+    bars_uncover_since(source=source.key, contract_id=contract_id, since=minute)
+    logger.error(
+        "market feed of %s (%s) is stale: newest hub event %s, newest REST bar %s",
+        contract_id,
+        source.key,
+        last_event_at.isoformat(),
+        rest_bar_at.isoformat(),
+    )
+    logins = selectors.fleet_hub_logins()
+    tenants = {
+        logins[pk][0].tenant_id
+        for pk, contracts in _wanted().items()
+        if contract_id in contracts
+        and pk in logins
+        and market_source_for(connection=logins[pk][0]).key == source.key
+    }
+    for tenant_id in sorted(tenants):
+        notify(
+            tenant_id=tenant_id,
+            event="error",
+            title=f"{contract_id}: market data feed frozen, strategies paused",
+            body="The broker's market hub stopped sending prices while its REST bars go on. "
+            "Strategies on this contract do not step until the feed is fresh; the hub is "
+            "being reconnected.",
+            fields={
+                "Newest hub price": last_event_at.isoformat(),
+                "Newest bar": rest_bar_at.isoformat(),
+            },
+            dedupe_key=f"feed-stale:{source.key}:{contract_id}:{last_event_at:%Y%m%dT%H%M%S}",
+        )
+
+
 async def serve(stop: asyncio.Event, *, rescan_seconds: float = 15.0) -> None:
     """Run until `stop` is set, rebuilding the listeners whenever the fleet changes."""
+    watchdog = FeedWatchdog(
+        check_seconds=settings.MARKET_FEED_CHECK_SECONDS,
+        stale_after=timedelta(seconds=settings.MARKET_FEED_STALE_SECONDS),
+    )
     while not stop.is_set():
         picture = await sync_to_async(_fleet)()
         fleet = await sync_to_async(Fleet)(picture)
@@ -194,7 +344,11 @@ async def serve(stop: asyncio.Event, *, rescan_seconds: float = 15.0) -> None:
             run_stop.set()
 
         await asyncio.gather(
-            run_listeners(fleet.listeners, run_stop), fleet.periodic(run_stop), watch(), relay()
+            run_listeners(fleet.listeners, run_stop),
+            fleet.periodic(run_stop),
+            watchdog.run(fleet, run_stop),
+            watch(),
+            relay(),
         )
 
 

@@ -420,3 +420,16 @@ def bars_append_live(*, source: str, bars: list[LiveBar]) -> int:
                 _cover(source, bar.contract_id, BarUnit.MINUTE, 1, bar.opened_at, end)
         stored += 1
     return stored
+
+
+def bars_uncover_since(*, source: str, contract_id: str, since: datetime) -> int:
+    """Forget that the source's 1-minute bars of the contract from `since` on are known: built from
+    a market hub that froze, they may be partial, so the next read fetches them from REST again.
+    Returns the coverage spans changed."""
+    rows = _series_rows(BarCoverage, source, contract_id, BarUnit.MINUTE, 1).filter(
+        end_at__gt=since
+    )
+    with transaction.atomic():
+        dropped, _ = rows.filter(start_at__gte=since).delete()
+        trimmed = rows.filter(start_at__lt=since).update(end_at=since)
+    return dropped + trimmed

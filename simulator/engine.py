@@ -56,7 +56,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,7 @@ from simulator.market import (
     aggregate,
     aggregate_columns,
     bucket_end,
+    contract_expiry,
     front_month_id,
     load_csv_ticks,
     parse_contract_id,
@@ -389,10 +390,24 @@ class Engine:
     def now(self) -> datetime:
         return _ts(self.now_us)
 
+    def trading_date(self) -> date:
+        return trading_date(self.now_us // US)
+
+    def front_month(self, spec: ContractSpec) -> str:
+        """The front month on the clock's trading date (the roll-date switch applied)."""
+        return front_month_id(spec, self.trading_date(), roll_on=self.config.roll_on)
+
+    def is_expired(self, contract_id: str | None) -> bool:
+        """Past its last trading date: its second and minute history is gone (§11)."""
+        try:
+            return self.trading_date() > contract_expiry(contract_id or "", self.config.roll_on)
+        except ValueError:
+            return False
+
     def contract_payload(
         self, spec: ContractSpec, contract_id: str | None = None
     ) -> dict[str, Any]:
-        front = front_month_id(spec, self.now().date())
+        front = self.front_month(spec)
         cid = contract_id or front
         expiry = cid.rsplit(".", 1)[1]
         return {

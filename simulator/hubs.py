@@ -76,6 +76,7 @@ class HubConnection:
     account_subs: dict[str, set[int]] = field(default_factory=dict)  # kind -> account ids
     all_accounts: bool = False
     market_subs: dict[str, set[str]] = field(default_factory=dict)  # target -> contract ids
+    quotes_sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # contract -> last quote
     queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
 
 
@@ -89,6 +90,7 @@ class HubManager:
         resolve_contract: Callable[[str], str | None],
         ping_interval: float = 15.0,
         hub_fault: Callable[[], str | None] = lambda: None,
+        now_us: Callable[[], int] = lambda: 0,
     ) -> None:
         self.connections: set[HubConnection] = set()
         self.negotiated: set[str] = set()
@@ -96,6 +98,23 @@ class HubManager:
         self._resolve_contract = resolve_contract  # contract id -> product root, None if unknown
         self.ping_interval = ping_interval
         self._hub_fault = hub_fault
+        self._now_us = now_us
+        # Market switches (docs/gateway-behaviours.md): a feed that freezes while the connection
+        # stays open (pings go on), and quotes sent as partial updates.
+        self.frozen_until_us = 0
+        self.frozen_contracts: set[str] | None = None  # None: every contract
+        self.partial_quotes = False
+
+    def freeze_market(self, seconds: float, contracts: list[str] | None = None) -> None:
+        """Send no quotes, trades or depth (of `contracts`, else all) for `seconds` of the
+        simulator's clock; the connections stay open and keep pinging."""
+        self.frozen_until_us = self._now_us() + int(seconds * 1_000_000)
+        self.frozen_contracts = {c.upper() for c in contracts} if contracts else None
+
+    def _is_frozen(self, contract_id: str) -> bool:
+        if self._now_us() >= self.frozen_until_us:
+            return False
+        return self.frozen_contracts is None or contract_id.upper() in self.frozen_contracts
 
     # -- negotiate ----------------------------------------------------------------------------
     def negotiate(self, requested: str | None) -> dict[str, Any]:
@@ -292,9 +311,13 @@ class HubManager:
             if conn.hub != "market":
                 continue
             for contract_id in conn.market_subs.get(target, ()):
-                if self._resolve_contract(contract_id) == root:
-                    message = {"type": 1, "target": target, "arguments": [contract_id, payload]}
-                    self._send(conn, dumps(message) + RS)
+                if self._resolve_contract(contract_id) != root or self._is_frozen(contract_id):
+                    continue
+                sent = payload
+                if target == "GatewayQuote" and self.partial_quotes:
+                    sent = _quote_changes(conn.quotes_sent.setdefault(contract_id, {}), payload)
+                message = {"type": 1, "target": target, "arguments": [contract_id, sent]}
+                self._send(conn, dumps(message) + RS)
 
     def _send(self, conn: HubConnection, text: str) -> None:
         fault = self._hub_fault()
@@ -330,6 +353,21 @@ class HubManager:
                 await conn.ws.send_str(json.dumps(body) + RS)
                 await conn.ws.close()
         self.connections.clear()
+
+
+_QUOTE_KEYS_ALWAYS_SENT = ("symbol", "timestamp")
+
+
+def _quote_changes(last_sent: dict[str, Any], quote: dict[str, Any]) -> dict[str, Any]:
+    """A partial GatewayQuote as the live hub sends them: only the fields that changed since the
+    last quote sent on this connection (the symbol and time stamp always)."""
+    changed = {
+        key: value
+        for key, value in quote.items()
+        if key in _QUOTE_KEYS_ALWAYS_SENT or last_sent.get(key, _ABSENT) != value
+    }
+    last_sent.update(quote)
+    return changed
 
 
 def _check_handshake(record: str) -> str | None:

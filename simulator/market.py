@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from markets import fills, sessions
+from markets import contracts, fills, sessions
 from markets.bars import BarDataError, load_bars_csv
 from markets.ticks import CONTRACT_SPECS, ContractSpec
 from simulator.records import _point_volumes
@@ -51,9 +51,11 @@ __all__ = [
     "Series",
     "aggregate",
     "aggregate_columns",
+    "contract_expiry",
     "front_month_id",
     "load_csv_ticks",
     "parse_contract_id",
+    "roll_pair",
     "root_from_filename",
     "session_start",
     "trading_date",
@@ -68,60 +70,56 @@ Bar = tuple[int, int, int, int, int, int]  # t_open_epoch_s, o, h, l, c, volume
 Point = tuple[int, int]  # price ticks, volume
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-_QUARTERLY = "HMUZ"
-_MONTHS = "FGHJKMNQUVXZ"
-_BIMONTHLY_GOLD = "GJMQVZ"
-
 
 class DataFileError(ValueError):
     """A market-data file cannot be used (missing, malformed, prices off the product's tick)."""
 
 
-def _third_friday(year: int, month: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(4 - first.weekday()) % 7 + 14)
+def front_month_id(spec: ContractSpec, on: date, *, roll_on: date | None = None) -> str:
+    """The front-month contract id of `spec` on trading date `on` (e.g. `CON.F.US.EP.Z25`): the
+    platform's roll rule (markets/contracts.py), unless the roll-date switch `roll_on` moves the
+    roll of the month expiring next after it: before `roll_on` that month stays the front, from
+    `roll_on` on the next one is."""
+    front = contracts.front_month_id(spec.contract_id, on)
+    if roll_on is None:
+        return front
+    old, new = roll_pair(spec, roll_on)
+    if on < roll_on and front == new:
+        return old
+    if on >= roll_on and front == old:
+        return new
+    return front
 
 
-def front_month_id(spec: ContractSpec, on: date) -> str:
-    """The front-month contract id of `spec` on `on` (e.g. `CON.F.US.EP.Z25`).
+def roll_pair(spec: ContractSpec, roll_on: date) -> tuple[str, str]:
+    """The month that the roll-date switch `roll_on` rolls out of, and the one it rolls into."""
+    # the first month expiring on or after `roll_on`, searched from well before it
+    old = contracts.front_month_id(spec.contract_id, roll_on - timedelta(days=120))
+    while contracts.expiry_date(*contracts.split_contract_id(old)) < roll_on:
+        old = contracts.next_contract_id(old)
+    return old, contracts.next_contract_id(old)
 
-    Equity index: quarterly H/M/U/Z, rolled 8 days before the third-Friday expiry (CME roll
-    week). Crude (CLE): monthly, the contract two months out once past the 15th, else next
-    month (CL expires around the 20th of the prior month). Gold (GCE): bi-monthly G/J/M/Q/V/Z,
-    rolled at the 25th of the month before delivery. Approximations good to a few days.
-    """
-    root = spec.contract_id
-    if root == "CLE":
-        ahead = 2 if on.day > 15 else 1
-        month_index = on.month - 1 + ahead
-        return spec.contract_id_for(_MONTHS[month_index % 12], on.year + month_index // 12)
-    codes = _BIMONTHLY_GOLD if root == "GCE" else _QUARTERLY
-    for year in (on.year, on.year + 1):
-        for code in codes:
-            month = _MONTHS.index(code) + 1
-            if root == "GCE":
-                roll = date(year, month, 1) - timedelta(days=7)
-            else:
-                roll = _third_friday(year, month) - timedelta(days=8)
-            if on < roll:
-                return spec.contract_id_for(code, year)
-    raise AssertionError("unreachable: a front month always exists within a year")
+
+def contract_expiry(contract_id: str, roll_on: date | None = None) -> date:
+    """The last trading date of a month; the switch's old month expires eight days after
+    `roll_on`, as CME equity months do after their roll."""
+    root, code, year = contracts.split_contract_id(contract_id)
+    if roll_on is not None:
+        spec = parse_contract_id(contract_id)
+        if spec is not None and roll_pair(spec, roll_on)[0] == contract_id.upper():
+            return roll_on + timedelta(days=contracts.ROLL_DAYS_BEFORE_EXPIRY)
+    return contracts.expiry_date(root, code, year)
 
 
 def parse_contract_id(contract_id: str) -> ContractSpec | None:
     """The product of a contract id `CON.F.US.<root>.<month><yy>` (any expiry), else None."""
     if not isinstance(contract_id, str):
         return None
-    parts = contract_id.strip().upper().split(".")
-    if len(parts) != 5 or parts[:3] != ["CON", "F", "US"]:
+    try:
+        root, _, _ = contracts.split_contract_id(contract_id)
+    except ValueError:
         return None
-    expiry = parts[4]
-    if len(expiry) != 3 or expiry[0] not in _MONTHS or not expiry[1:].isdigit():
-        return None
-    for spec in CONTRACT_SPECS.values():
-        if spec.contract_id == parts[3]:
-            return spec
-    return None
+    return next((spec for spec in CONTRACT_SPECS.values() if spec.contract_id == root), None)
 
 
 def trading_date(epoch_s: int) -> date:

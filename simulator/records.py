@@ -5,7 +5,7 @@ Codes follow the ProjectX enums (projectx-gateway.md §2)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 # OrderStatus (7 PendingCancellation is never needed: cancels take effect at once)
@@ -62,6 +62,12 @@ class SimConfig:
     # refusal carries the orderId of the entry it placed without brackets, as reported).
     bracket_mode: str = "auto_oco"
     bracket_refusal_places_entry: bool = False
+    # Market switches (SimServer.set_market): the roll date override, a feed freeze from the
+    # start (seconds, and the contracts frozen: empty = all) and partial quote updates.
+    roll_on: date | None = None
+    freeze_market_seconds: float = 0
+    freeze_contracts: list[str] = field(default_factory=list)
+    partial_quotes: bool = False
     # The control API (/_sim): with a secret, only requests carrying it (CONTROL_AUTH_HEADER);
     # without one, only loopback callers and only when `control_on_loopback` (development).
     control_secret: str | None = None

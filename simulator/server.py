@@ -14,6 +14,8 @@ DJANGO_DEBUG under `manage.py runsimulator`, always in the test harness); others
   GET|POST|DELETE /_sim/faults           see `Faults`
   POST /_sim/users     {"name", "apiKey", "balance"?}   -> the user's account
   POST /_sim/accounts  {"user", "balance", "name"?}
+  GET|POST /_sim/market {"roll_on"?, "freeze_seconds"?, "freeze_contracts"?, "partial_quotes"?}
+                                         the market switches, see `SimServer.set_market`
   POST /_sim/restart                     drop every connection and reload from the store
   POST /_sim/accounts/bracket-mode  {"accountId", "mode": "auto_oco"|"position",
                                      "refusalPlacesEntry"?}   TopstepX bracket setting
@@ -31,7 +33,7 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +42,13 @@ from aiohttp import web
 from simulator.engine import Engine
 from simulator.hubs import HubManager
 from simulator.market import Unit, parse_contract_id
-from simulator.records import CONTROL_AUTH_HEADER, GatewayError, NotAuthenticated, SimConfig
+from simulator.records import (
+    CONTROL_AUTH_HEADER,
+    GatewayError,
+    NotAuthenticated,
+    SimConfig,
+    _ts,
+)
 from simulator.tokens import InvalidToken, TokenExpired
 from simulator.wire import BadField, Fields, dumps, render_bars_ok
 
@@ -48,6 +56,8 @@ __all__ = ["Faults", "SimServer"]
 
 log = logging.getLogger("simulator")
 MAX_BARS = 20_000
+_UNCHANGED = object()
+_FINE_UNITS = (1, 2, 7)  # seconds, minutes, ticks: gone once a month has expired (§11)
 
 
 @dataclass
@@ -149,7 +159,11 @@ class SimServer:
             resolve_contract=self._resolve_contract,
             ping_interval=ping_interval,
             hub_fault=self._hub_fault,
+            now_us=lambda: self.engine.now_us,
         )
+        self.hubs.partial_quotes = config.partial_quotes
+        if config.freeze_market_seconds:
+            self.hubs.freeze_market(config.freeze_market_seconds, config.freeze_contracts)
         self.engine.on_events = self.hubs.dispatch
         self._bars_window = SlidingWindow(*config.bars_rate)
         self._general_window = SlidingWindow(*config.general_rate)
@@ -442,6 +456,8 @@ class SimServer:
             return _fail(2, f"Invalid unit {unit}", empty)
         if number < 1:
             return _fail(3, f"Invalid unitNumber {number}", empty)
+        if unit in _FINE_UNITS and self.engine.is_expired(f.str("contractId")):
+            return _ok({"bars": []})  # an expired month keeps only hourly and daily history
         if limit < 1 or limit > MAX_BARS:
             return _fail(4, f"Invalid limit {limit}: must be 1..{MAX_BARS}", empty)
         start, end = f.ts("startTime"), f.ts("endTime")
@@ -605,6 +621,10 @@ class SimServer:
             elif method == "POST":
                 self.set_faults(**body)
             return self.faults.as_dict()
+        if what == "/market":
+            if method == "POST":
+                self.set_market(**body)
+            return self.market_switches()
         if what == "/users" and method == "POST":
             balance = body.get("balance")
             account = engine.add_user(
@@ -648,6 +668,38 @@ class SimServer:
         task = asyncio.ensure_future(coro)
         self._background.add(task)  # keep a reference until done (asyncio holds weak refs)
         task.add_done_callback(self._background.discard)
+
+    def set_market(
+        self,
+        *,
+        roll_on: str | date | object | None = _UNCHANGED,
+        freeze_seconds: float | None = None,
+        freeze_contracts: list[str] | None = None,
+        partial_quotes: bool | None = None,
+    ) -> dict[str, Any]:
+        """The market switches (docs/gateway-behaviours.md): `roll_on` (a date, or None for the
+        calendar rule) moves the next roll; `freeze_seconds` freezes the market hub's quotes,
+        trades and depth (of `freeze_contracts`, else all) for that many seconds of the clock
+        while connections stay open (0 thaws); `partial_quotes` sends only changed quote fields."""
+        if roll_on is not _UNCHANGED:
+            self.config.roll_on = (
+                date.fromisoformat(roll_on) if isinstance(roll_on, str) else roll_on
+            )
+        if freeze_seconds is not None:
+            self.hubs.freeze_market(float(freeze_seconds), freeze_contracts)
+        if partial_quotes is not None:
+            self.hubs.partial_quotes = bool(partial_quotes)
+        return self.market_switches()
+
+    def market_switches(self) -> dict[str, Any]:
+        hubs = self.hubs
+        frozen = self.engine.now_us < hubs.frozen_until_us
+        return {
+            "rollOn": self.config.roll_on.isoformat() if self.config.roll_on else None,
+            "frozenUntil": _ts(hubs.frozen_until_us) if frozen else None,
+            "frozenContracts": sorted(hubs.frozen_contracts or []) if frozen else [],
+            "partialQuotes": hubs.partial_quotes,
+        }
 
     def set_faults(self, **changes: Any) -> Faults:
         """Update faults. One-shot actions: `expire_tokens=True` expires every token issued so

@@ -23,10 +23,11 @@ The handle (`SimulatorHandle`) exposes:
   username, api_key, account_id  the demo user (`demo` / `demo-api-key`) and its 50K account
   contract_id(root="EP")         the front-month contract id, e.g. `CON.F.US.EP.Z25`
   step(n_bars=1), step_until(dt), state(), set_faults(**kw), clear_faults(), restart(), stop()
+  set_market(roll_on=, freeze_seconds=, freeze_contracts=, partial_quotes=)  the market switches
   login() -> token               a fresh session token for the demo user
   control_headers                the header carrying the control API's secret (`/_sim/...`)
   control(method, path, body)    one control API call over HTTP, secret sent (e.g. "/state")
-  and async twins `astep`, `aset_faults` for tests running inside an event loop.
+  and async twins `astep`, `aset_faults`, `aset_market` for tests running inside an event loop.
 
 Defaults: stepped clock (nothing moves unless the test steps it), the seeded random walk for
 every product, clock start 2025-03-03 14:30 UTC (a Monday, RTH) unless `start=` is given. Pass
@@ -49,7 +50,6 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from markets.ticks import spec_for
-from simulator.market import front_month_id
 from simulator.records import CONTROL_AUTH_HEADER, DEMO_USER, SimConfig
 from simulator.server import Faults, SimServer
 
@@ -98,7 +98,7 @@ class SimulatorHandle:
         return min(a.id for a in self.server.engine.accounts.values() if a.user == self.username)
 
     def contract_id(self, root: str = "EP") -> str:
-        return front_month_id(spec_for(root), self.server.engine.now().date())
+        return self.server.engine.front_month(spec_for(root))
 
     @property
     def control_headers(self) -> dict[str, str]:
@@ -155,6 +155,13 @@ class SimulatorHandle:
 
     async def aset_faults(self, **faults: Any) -> Faults:
         return await self._in_loop(self.server.set_faults, **faults)
+
+    def set_market(self, **switches: Any) -> dict[str, Any]:
+        """See `SimServer.set_market`: roll_on, freeze_seconds, freeze_contracts, partial_quotes."""
+        return self._sync(self.server.set_market, **switches)
+
+    async def aset_market(self, **switches: Any) -> dict[str, Any]:
+        return await self._in_loop(self.server.set_market, **switches)
 
     def clear_faults(self) -> None:
         self._sync(self.server.set_faults, clear=True)

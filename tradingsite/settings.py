@@ -240,6 +240,11 @@ SIMULATOR_CONTROL_SECRET = env.str("SIMULATOR_CONTROL_SECRET", default="")
 MARKETDATA_CACHE_PREFIX = env.str("MARKETDATA_CACHE_PREFIX", default="mdc")  # Redis hot layer keys
 MARKET_DATA_DIR = env.str("MARKET_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
 HEALTH_KEY_PREFIX = env.str("HEALTH_KEY_PREFIX", default="health")  # hub states, price feeds
+# The market-feed watchdog (execution/hubs_process.py): a market hub can freeze for minutes while its
+# connection looks healthy. Every check interval each fed contract's newest hub print is compared
+# with the gateway's newest REST bar; this far behind, the feed is stale (desks do not step).
+MARKET_FEED_CHECK_SECONDS = env.float("MARKET_FEED_CHECK_SECONDS", default=30.0)
+MARKET_FEED_STALE_SECONDS = env.float("MARKET_FEED_STALE_SECONDS", default=90.0)
 
 # --- Celery -----------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html

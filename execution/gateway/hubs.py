@@ -14,7 +14,16 @@ Connection management, per hub:
   connection has stayed up), a refused token (401 / GatewayLogout) forces a fresh login first, and
   a token renewed by the REST client makes both hubs reconnect with the new one;
 - `HubStateEvent`s tell `on_event` when a hub connects or drops, so the platform can reconcile by
-  REST after a gap (events sent while disconnected are lost).
+  REST after a gap (events sent while disconnected are lost);
+- `request_reconnect` rebuilds one hub's connection on demand (the market-feed watchdog of
+  execution/hubs_process.py): at most one rebuild at a time, never a connect on a connection that
+  is still open ("cannot connect while not disconnected" pile-ups, §11).
+
+Market data: GatewayQuote may carry only some fields (§6.3, §11), so each quote is merged into the
+last known quote of its contract before `on_event` sees it (`quote_merge`), and the exchange time
+of the newest quote, trade or depth entry per contract is kept in `market_seen_at` (the feed's
+freshness, judged against REST bars by the watchdog: a market hub can freeze while its connection
+says it is healthy).
 
 The token travels in the URL's query string (as the official sample does); it is redacted from
 pysignalr's log lines.
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import json
 import logging
@@ -198,6 +208,31 @@ USER_TARGETS = ("GatewayUserAccount", "GatewayUserOrder", "GatewayUserPosition",
 MARKET_TARGETS = ("GatewayQuote", "GatewayTrade", "GatewayDepth")
 
 
+def quote_merge(last: Quote | None, update: Quote) -> Quote:
+    """The last known quote of the contract with every field the update carries (a GatewayQuote
+    may be partial: a field it leaves out keeps its last value)."""
+    if last is None:
+        return update
+    carried = {
+        f.name: getattr(update, f.name)
+        for f in dataclasses.fields(update)
+        if getattr(update, f.name) is not None
+    }
+    return dataclasses.replace(last, **carried)
+
+
+def _exchange_time(event: HubEvent) -> tuple[str, datetime] | None:
+    """(contract, exchange time) of a market event, for the feed's freshness."""
+    match event:
+        case MarketTradeEvent(trade=trade):
+            return trade.contract_id, trade.at
+        case QuoteEvent(quote=quote) if quote.at or quote.last_updated_at:
+            return quote.contract_id, quote.at or quote.last_updated_at  # type: ignore[return-value]
+        case DepthEvent(entry=entry) if entry.at is not None:
+            return entry.contract_id, entry.at
+    return None
+
+
 class DecimalJSONProtocol(JSONProtocol):
     """pysignalr's JSON hub protocol, but numbers with a fraction decode to Decimal (prices are
     never floats, not even for a moment)."""
@@ -272,6 +307,8 @@ class _Hub:
         self.connected = asyncio.Event()
         self.dropped = asyncio.Event()
         self.logged_out = asyncio.Event()
+        self.reconnect = asyncio.Event()  # request_reconnect: end this connection, build a new one
+        self.reconnect_reason = ""
         self.subscribing: asyncio.Task[None] | None = None
         self.stats = HubStats()
 
@@ -311,6 +348,8 @@ class HubListener:
         self._subscribe_timeout = subscribe_timeout_seconds
         self.user = _Hub(USER_HUB, user_hub_url, USER_TARGETS)
         self.market = _Hub(MARKET_HUB, market_hub_url, MARKET_TARGETS)
+        self.quotes: dict[str, Quote] = {}  # contract -> last known (merged) quote
+        self.market_seen_at: dict[str, datetime] = {}  # contract -> newest market event
 
     @classmethod
     def for_client(
@@ -428,9 +467,30 @@ class HubListener:
                 logger.error("%s hub: dropped malformed %s: %s", hub.name, target, exc)
                 return
             for event in events:
+                if isinstance(event, QuoteEvent):
+                    merged = quote_merge(self.quotes.get(event.quote.contract_id), event.quote)
+                    self.quotes[merged.contract_id] = merged
+                    event = QuoteEvent(merged, event.received_at)
+                seen = _exchange_time(event)
+                if seen is not None:
+                    contract_id, at = seen
+                    latest = self.market_seen_at.get(contract_id)
+                    self.market_seen_at[contract_id] = at if latest is None else max(latest, at)
                 await self._emit(hub, event)
 
         return handle
+
+    def request_reconnect(self, hub_name: str, reason: str) -> bool:
+        """Rebuild the named hub's connection (fresh negotiate, token and subscriptions). Only a
+        connected, subscribed hub is rebuilt; while one is being (re)built the request is refused
+        (False): one reconnect at a time."""
+        hub = self.market if hub_name == MARKET_HUB else self.user
+        if not hub.connected.is_set() or hub.reconnect.is_set():
+            return False
+        logger.warning("%s hub: reconnect requested (%s)", hub.name, reason)
+        hub.reconnect_reason = reason
+        hub.reconnect.set()
+        return True
 
     # -- connection -------------------------------------------------------------------------
 
@@ -502,11 +562,13 @@ class HubListener:
         hub.dropped.clear()
         hub.logged_out.clear()
         hub.connected.clear()
+        hub.reconnect.clear()
         hub.client = self._build(hub, token)
         waiters = {
             "run": asyncio.create_task(hub.client.run()),
             "dropped": asyncio.create_task(hub.dropped.wait()),
             "logout": asyncio.create_task(hub.logged_out.wait()),
+            "reconnect": asyncio.create_task(hub.reconnect.wait()),
             "token": asyncio.create_task(self._watch_token(token)),
             "stop": asyncio.create_task(stop.wait()),
         }
@@ -557,6 +619,8 @@ class HubListener:
                     await self._invalidate(token)
             except Exception as exc:  # network errors, server Close with error, ...
                 reason = redact(f"{type(exc).__name__}: {exc}")
+            if reason == "reconnect":
+                reason = f"reconnect requested: {hub.reconnect_reason}"
             if hub.stats.connects > connects_before:
                 hub.stats.drops += 1
                 await self._emit(hub, HubStateEvent(hub.name, connected=False, reason=reason))
@@ -564,9 +628,9 @@ class HubListener:
                 return
             if reason == "logout":
                 await self._invalidate(token)
-            if reason == "token":
+            if reason == "token" or reason.startswith("reconnect requested"):
                 failures = 0
-                continue  # reconnect at once with the renewed token
+                continue  # reconnect at once (the old connection is closed by now)
             failures = 1 if loop.time() - started >= self._stable_after else failures + 1
             logger.warning("%s hub: connection ended (%s); reconnecting", hub.name, reason)
             await self._backoff(failures, stop)

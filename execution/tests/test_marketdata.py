@@ -188,3 +188,37 @@ def test_packing_round_trips():
     back = BarSeries.unpack(series.pack())
     assert back.opened_at.tolist() == [60, 120, 180]
     assert back.volume.tolist() == [10, 20, 30]
+
+
+@pytest.mark.django_db
+def test_bars_of_a_frozen_feed_are_forgotten_from_the_freeze_on_and_nothing_else():
+    from execution.marketdata import bars_uncover_since
+
+    at = datetime(2025, 3, 3, 14, 0, tzinfo=UTC)
+
+    def cover(source, start_min, end_min):
+        BarCoverage.objects.create(
+            source=source,
+            contract_id="CON.F.US.EP.H25",
+            unit=BarUnit.MINUTE,
+            unit_number=1,
+            start_at=at + timedelta(minutes=start_min),
+            end_at=at + timedelta(minutes=end_min),
+        )
+
+    cover("paper", 0, 30)
+    cover("paper", 40, 60)
+    cover("live", 0, 60)  # another source keeps what it knows
+
+    changed = bars_uncover_since(
+        source="paper", contract_id="CON.F.US.EP.H25", since=at + timedelta(minutes=20)
+    )
+
+    spans = BarCoverage.objects.order_by("source", "start_at").values_list(
+        "source", "start_at", "end_at"
+    )
+    assert changed == 2
+    assert list(spans) == [
+        ("live", at, at + timedelta(minutes=60)),
+        ("paper", at, at + timedelta(minutes=20)),
+    ]

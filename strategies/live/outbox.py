@@ -61,6 +61,13 @@ def decision_rows(
     return rows + [_intent_row(runtime, config_ids, i, now, last_price) for i in intents]
 
 
+def desk_note_record(*, runtime: StrategyRuntime, text: str, now: datetime) -> None:
+    """A note of the runtime itself, not of a strategy (a refused step, a roll), in the journal."""
+    minute = int(now.astimezone(UTC).replace(second=0, microsecond=0).timestamp())
+    rows = decision_rows(runtime, [(minute, "desk", text)], [], now, None)
+    StrategyDecision.all_tenants.bulk_create(rows)
+
+
 def _config_of(config_ids: set[int], name_or_tag: str) -> int | None:
     pk = config_id_of(name_or_tag)
     return pk if pk in config_ids else None

@@ -22,6 +22,7 @@ from execution import broker
 from execution.gateway.types import BarUnit
 from execution.marketdata import BarCache
 from execution.models import Fill, Instrument, Order, OrderRole, OrderStatus
+from execution.price_feeds import feed_staleness
 from execution.sources import market_source_for
 from markets import calendar
 from markets.fills import Side
@@ -30,7 +31,13 @@ from markets.ticks import from_ticks, to_ticks
 from strategies.engine.feeds import warmup_sessions
 from strategies.engine.registry import build_strategy
 from strategies.live.desk import Bar, Desk, FillFact, OrderEnd
-from strategies.live.outbox import TAG_PREFIX, decision_rows, decisions_carry_out
+from strategies.live.outbox import (
+    TAG_PREFIX,
+    decision_rows,
+    decisions_carry_out,
+    desk_note_record,
+)
+from strategies.live.roll import desk_roll, session_contract
 from strategies.live.state import UnreadableState, desk_dump, desk_load
 from strategies.models import StrategyConfig, StrategyDecision, StrategyRuntime
 
@@ -59,6 +66,14 @@ def desk_step(
     )
     decisions_carry_out(runtime=runtime, now=now)  # left by a step that did not finish
     configs = _enabled_configs(account, instrument)
+    rolls_to = session_contract(instrument.contract_id, now) if configs else None
+    if rolls_to:
+        rolled, text = desk_roll(
+            account=account, instrument=instrument, contract_id=rolls_to, now=now
+        )
+        if rolled is not None:
+            return rolled  # its first step (next minute) warms it up on the new month
+        _note_once(runtime, text, now)  # it stays on the month it holds, and steps there
     signature = _signature(configs)
     desk, unreadable = _load(runtime, signature)
     fresh = desk is None
@@ -66,6 +81,9 @@ def desk_step(
         desk = _new_desk(configs, signature, now) if configs else None
     if desk is None:
         return runtime
+    stale = _stale_feed(account, instrument)
+    if stale:
+        return _refuse(runtime, stale, now)
     if unreadable:
         desk.note(
             _epoch(_minute(now)), f"saved state unreadable ({unreadable}): rebuilt by warm-up"
@@ -85,6 +103,38 @@ def desk_step(
         raise
     decisions_carry_out(runtime=locked, now=now)
     return locked
+
+
+def _stale_feed(account: TradingAccount, instrument: Instrument) -> str:
+    """Why the desk must wait, or "" while its contract's market feed is fresh."""
+    source = market_source_for(connection=account.connection).key
+    state = feed_staleness(source=source, contract_id=instrument.contract_id)
+    if state is None:
+        return ""
+    # Only the episode's start in the text: it is how the journal says it once per episode.
+    return (
+        f"not stepped: the market feed of {instrument.contract_id} is stale since "
+        f"{state['since']} (newest hub event); waiting until it is fresh"
+    )
+
+
+def _refuse(runtime: StrategyRuntime, reason: str, now: datetime) -> StrategyRuntime:
+    """Record a refused step: in the journal once per episode, and on the runtime."""
+    if runtime.last_error == reason:
+        return runtime
+    with transaction.atomic():
+        desk_note_record(runtime=runtime, text=reason, now=now)
+        StrategyRuntime.all_tenants.filter(pk=runtime.pk).update(last_error=reason)
+    runtime.last_error = reason
+    return runtime
+
+
+def _note_once(runtime: StrategyRuntime, text: str, now: datetime) -> None:
+    """A journal note of the desk, unless the session's journal already has it."""
+    since = globex_session(trading_date(now))[0]
+    journal = StrategyDecision.objects.for_tenant(runtime.tenant_id).filter(runtime=runtime)
+    if not journal.filter(reason=text, decided_at__gte=since).exists():
+        desk_note_record(runtime=runtime, text=text, now=now)
 
 
 def _enabled_configs(account: TradingAccount, instrument: Instrument) -> list[StrategyConfig]:

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,26 @@ class Command(BaseCommand):
             "takeProfitBracket with errorCode 2; position-with-id places the entry without"
             " them and still refuses, with its orderId",
         )
+        # The market switches (also at POST /_sim/market; docs/gateway-behaviours.md).
+        parser.add_argument(
+            "--roll-date",
+            default=None,
+            metavar="YYYY-MM-DD",
+            help="the trading date the next contract month becomes the front month (default:"
+            " the calendar rule of markets/contracts.py); the old month expires 8 days later",
+        )
+        parser.add_argument(
+            "--freeze-market",
+            default=None,
+            metavar="SECONDS[:CONTRACT,...]",
+            help="from the start, the market hub sends no quotes/trades/depth (of those"
+            " contracts, else all) for SECONDS while connections stay open",
+        )
+        parser.add_argument(
+            "--partial-quotes",
+            action="store_true",
+            help="GatewayQuote carries only the fields that changed (as the live hub does)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -178,6 +199,13 @@ class Command(BaseCommand):
         if opts["token_ttl"] < 1:
             raise ValueError("--token-ttl must be at least 1 second")
 
+        freeze_seconds, _, frozen = (opts["freeze_market"] or "0").partition(":")
+        try:
+            roll_on = date.fromisoformat(opts["roll_date"]) if opts["roll_date"] else None
+            freeze = float(freeze_seconds)
+        except ValueError as exc:
+            raise ValueError(f"--roll-date / --freeze-market: {exc}") from None
+
         def rate(text: str) -> tuple[int, int]:
             count, _, seconds = text.partition("/")
             return int(count), int(seconds)
@@ -202,6 +230,10 @@ class Command(BaseCommand):
             bars_cap=opts["bars_cap"],
             bracket_mode="auto_oco" if opts["bracket_mode"] == "auto-oco" else "position",
             bracket_refusal_places_entry=opts["bracket_mode"] == "position-with-id",
+            roll_on=roll_on,
+            freeze_market_seconds=freeze,
+            freeze_contracts=[c for c in frozen.split(",") if c],
+            partial_quotes=opts["partial_quotes"],
             control_secret=settings.SIMULATOR_CONTROL_SECRET or None,
             control_on_loopback=settings.DEBUG,
         )
