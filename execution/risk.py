@@ -183,6 +183,12 @@ class RiskLimits:
         object.__setattr__(self, "personal_daily_loss_action", action)
 
     @property
+    def daily_loss_in_force_usd(self) -> Decimal | None:
+        """The tighter of the firm and the personal daily loss limit (None: neither is set)."""
+        limits = (self.daily_loss_limit_usd, self.personal_daily_loss_usd)
+        return min((amount for amount in limits if amount is not None), default=None)
+
+    @property
     def lock_balance_usd(self) -> Decimal:
         """Where the MLL floor stops trailing."""
         if self.mll_lock_balance_usd is None:
@@ -866,7 +872,7 @@ def assess(
             message=f"personal daily loss limit reached ({action.value}): "
             f"day P&L {day_pnl} <= -{personal}",
         )
-    tightest = min((a for a in (dll, personal) if a is not None), default=None)
+    tightest = limits.daily_loss_in_force_usd
     if tightest is not None and -day_pnl >= tightest * limits.warning_share:
         return RiskAssessment(
             RiskStatus.WARNING,
