@@ -5,8 +5,10 @@ pure rules of execution/risk.py on it, and act on what they say.
   open positions, working entry orders, a permanent max-loss lock from an earlier day); the check
   itself (`risk.check_order`) is then pure and takes microseconds (bench/pretrade_check.py).
 - `account_risk_watch` runs after every stored P&L change (fills, balances, positions): a warning
-  at the configured share of the daily loss limit (once per trading day), and at a limit: lock,
-  cancel everything, flatten, alert. It is idempotent: the day row is locked FOR UPDATE, and a
+  at the configured share of the tighter daily loss limit (once per trading day), and at a limit:
+  lock, cancel everything, flatten, alert. A personal daily loss limit acts as its action says
+  (alert once a day; liquidate: flatten whenever exposure comes back; liquidate and block: the
+  lock above). It is idempotent: the day row is locked FOR UPDATE, and a
   repeated or concurrent event finds the lock (or the warning) already recorded and does nothing.
 
 Lock reasons are stored in `AccountDay.locked_reason` as "<risk.LockReason value>: <text>", so the
