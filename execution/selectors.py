@@ -284,7 +284,8 @@ def risk_limits_for_account(*, account: TradingAccount) -> risk.RiskLimits:
         mll_lock_balance_usd=profile.mll_lock_balance_usd,
         micro_ratio=profile.micro_ratio,
         warning_share=profile.warning_share,
-        scaling=_scaling(plan),
+        # The scaling plan grows the plan's base size; a size the owner set replaces both.
+        scaling=_scaling(plan) if profile.max_contracts == plan.max_contracts else (),
         is_consistency_guarded=profile.is_consistency_guarded,
         **_consistency_target(plan),
     )

@@ -12,7 +12,9 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import RiskProfile
+from accounts.tests.factories import TradingAccountFactory, plan
 from accounts.tests.test_api_support import API, World, _fresh_throttles, api, rows_of, world
+from execution.selectors import account_rules
 from execution.services import account_day_get_or_open
 from markets.sessions import trading_date
 
@@ -130,3 +132,21 @@ def test_the_account_page_shows_which_rules_apply(client: Any, world: World):
     assert "trails the end-of-day balance" in body
     assert "5 contracts; a micro counts as a full contract" in body
     assert "today may win up to $1,500.00, $1,500.00 to go; entries stop for the day" in body
+
+
+def test_the_scaling_plan_grows_the_plans_size_and_an_owners_own_size_replaces_it(tenant_a):
+    account = TradingAccountFactory(
+        tenant=tenant_a,
+        plan=plan("express-50k"),  # 2, 3 above $1,500, 5 above $2,000
+        starting_balance_usd=Decimal("0.00"),
+        risk_profile__max_contracts=2,
+        risk_profile__mll_lock_balance_usd=Decimal("0.00"),
+    )
+    session = trading_date(WEDNESDAY_MORNING)
+    day = account_day_get_or_open(account=account, session_date=session)
+    day.start_balance_usd = day.balance_usd = Decimal("2100.00")
+    day.save()
+    assert account_rules(account=account, session_date=session).max_contracts_today == 5
+    RiskProfile.all_tenants.filter(account=account).update(max_contracts=1)
+    account.refresh_from_db()
+    assert account_rules(account=account, session_date=session).max_contracts_today == 1
