@@ -198,6 +198,7 @@ class RiskProfileAdmin(TenantScopedAdmin):
         "tenant",
         "daily_loss_limit_usd",
         "is_daily_loss_enforced",
+        "daily_loss_action",
         "max_loss_limit_usd",
         "mll_mode",
         "max_contracts",
@@ -220,6 +221,7 @@ class AccountPlanAdmin(SuperuserWritesMixin, admin.ModelAdmin):  # firm rules ar
         "max_loss_limit_usd",
         "mll_mode",
         "max_contracts",
+        "micro_ratio",
         "evaluation_fee_usd",
     )
     list_filter = ("program", "mll_mode")

@@ -5,6 +5,7 @@ from datetime import datetime, time
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from accounts.tenancy import TenantOwned
@@ -136,22 +137,49 @@ class MllMode(models.TextChoices):
     INTRADAY = "intraday", "Trails intraday equity high"
 
 
+class DailyLossAction(models.TextChoices):
+    """What the Personal Daily Loss Limit does when reached (TopstepX; execution.risk)."""
+
+    ALERT = "alert", "Do nothing (alert only)"
+    LIQUIDATE = "liquidate", "Liquidate"
+    LIQUIDATE_AND_BLOCK = "liquidate_and_block", "Liquidate and block for the session"
+
+
 class AccountPlan(models.Model):
-    """TopStep's rules per account type. Kept as data because the firm changes them often."""
+    """TopStep's rules per account type. Kept as data because the firm changes them often;
+    `rules_source` says where each default comes from (docs/topstep-rules.md)."""
 
     code = models.SlugField(max_length=40, unique=True)  # e.g. "combine-50k"
     program = models.CharField(max_length=10, choices=Program.choices)
     size_usd = models.DecimalField(max_digits=14, decimal_places=2)
     profit_target_usd = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     daily_loss_limit_usd = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The firm's daily loss limit (soft breach: flatten and block until 17:00 CT); "
+        "blank: none, as on TopstepX Combines and Express accounts since 25 Aug 2024.",
     )
     max_loss_limit_usd = models.DecimalField(max_digits=14, decimal_places=2)
     mll_mode = models.CharField(max_length=12, choices=MllMode.choices, default=MllMode.END_OF_DAY)
     max_contracts = models.PositiveSmallIntegerField(
         help_text="In minis; micros count at 1/micro_ratio."
     )
-    micro_ratio = models.PositiveSmallIntegerField(default=10)
+    micro_ratio = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Micros per mini: 1 (a micro counts as a full contract, the stricter reading) "
+        "or 10.",
+    )
+    scaling_plan = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Express scaling plan: [[profit above (USD), max contracts], ...] ascending; "
+        "read from the start-of-day balance, so it changes at the day roll only.",
+    )
+    rules_source = models.TextField(
+        blank=True, help_text="Where each of these numbers and modes comes from."
+    )
     consistency_share = models.DecimalField(
         max_digits=4,
         decimal_places=3,
@@ -223,9 +251,28 @@ class RiskProfile(TenantOwned):
     account = models.OneToOneField(
         TradingAccount, on_delete=models.CASCADE, related_name="risk_profile"
     )
-    is_daily_loss_enforced = models.BooleanField(default=True)
+    # The trader's Personal Daily Loss Limit (TopstepX; a fixed amount) and what reaching it
+    # does; the plan's firm limit, if any, applies as well. The consistency guard stops a
+    # Combine's entries for the day before a win breaks the consistency target.
+    is_daily_loss_enforced = models.BooleanField(
+        default=True, verbose_name="personal daily loss limit on"
+    )
     daily_loss_limit_usd = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        verbose_name="personal daily loss limit (USD)",
+    )
+    daily_loss_action = models.CharField(
+        max_length=20,
+        choices=DailyLossAction.choices,
+        default=DailyLossAction.LIQUIDATE_AND_BLOCK,
+        verbose_name="personal daily loss action",
+    )
+    is_consistency_guarded = models.BooleanField(
+        default=False,
+        verbose_name="stop for the day before a win breaks consistency",
     )
     max_loss_limit_usd = models.DecimalField(max_digits=14, decimal_places=2)
     mll_mode = models.CharField(max_length=12, choices=MllMode.choices, default=MllMode.END_OF_DAY)
@@ -233,7 +280,7 @@ class RiskProfile(TenantOwned):
         max_digits=14, decimal_places=2, help_text="The MLL floor stops trailing here."
     )
     max_contracts = models.PositiveSmallIntegerField()
-    micro_ratio = models.PositiveSmallIntegerField(default=10)
+    micro_ratio = models.PositiveSmallIntegerField(default=1)
     flat_by_et = models.TimeField(
         default=time(15, 55), help_text="End-of-day flatten, New York time."
     )
@@ -254,6 +301,14 @@ class RiskProfile(TenantOwned):
 
     def __str__(self) -> str:
         return f"Risk profile of {self.account}"
+
+    def clean(self) -> None:
+        if self.is_daily_loss_enforced and self.daily_loss_limit_usd is None:
+            raise ValidationError(
+                {"daily_loss_limit_usd": "a personal daily loss limit that is on needs an amount"}
+            )
+        if self.daily_loss_limit_usd is not None and self.daily_loss_limit_usd <= 0:
+            raise ValidationError({"daily_loss_limit_usd": "must be more than 0"})
 
 
 class NotificationKind(models.TextChoices):

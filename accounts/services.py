@@ -232,13 +232,14 @@ def paper_account_provision(
 
 
 def risk_profile_default(*, account: TradingAccount) -> RiskProfile:
-    """The account's limits, defaulted from its plan (TopStep's published numbers)."""
+    """The account's limits, defaulted from its plan (TopStep's published numbers). No personal
+    daily loss limit: the plan's firm one, if it has one, applies on its own."""
     plan = account.plan
     profile = RiskProfile(
         tenant_id=account.tenant_id,
         account=account,
-        is_daily_loss_enforced=plan.daily_loss_limit_usd is not None,
-        daily_loss_limit_usd=plan.daily_loss_limit_usd,
+        is_daily_loss_enforced=False,
+        daily_loss_limit_usd=None,
         max_loss_limit_usd=plan.max_loss_limit_usd,
         mll_mode=plan.mll_mode,
         mll_lock_balance_usd=account.starting_balance_usd,
@@ -252,6 +253,8 @@ def risk_profile_default(*, account: TradingAccount) -> RiskProfile:
 RISK_PROFILE_EDITABLE = (
     "is_daily_loss_enforced",
     "daily_loss_limit_usd",
+    "daily_loss_action",
+    "is_consistency_guarded",
     "max_loss_limit_usd",
     "mll_mode",
     "mll_lock_balance_usd",

@@ -54,7 +54,10 @@ def _setup():
 
     suffix = uuid.uuid4().hex[:8]
     tenant = TenantFactory(name=f"Bench {suffix}", slug=f"bench-{suffix}")
-    account = TradingAccountFactory(tenant=tenant, name=f"bench-{suffix}")
+    # ten micros per mini, so the order below stays allowed with the micros working
+    account = TradingAccountFactory(
+        tenant=tenant, name=f"bench-{suffix}", risk_profile__micro_ratio=10
+    )
     es = InstrumentFactory()
     mes = InstrumentFactory(
         symbol="MES", contract_id="CON.F.US.MES.Z26", symbol_id="F.US.MES", name="MESZ6"

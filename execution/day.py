@@ -134,12 +134,8 @@ def account_day_roll(*, day: AccountDay, now: datetime) -> AccountDay:
     rolled = risk.roll_trading_day(
         limits, risk_gate.risk_state_from_rows(account=account, day=day, now=now), day.balance_usd
     )
-    profile = account.risk_profile
-    daily_floor = (
-        rolled.balance_usd - profile.daily_loss_limit_usd
-        if profile.is_daily_loss_enforced and profile.daily_loss_limit_usd is not None
-        else None
-    )
+    daily_limit = limits.daily_loss_in_force_usd
+    daily_floor = None if daily_limit is None else rolled.balance_usd - daily_limit
     values = {
         "start_balance_usd": rolled.start_balance_usd,
         "high_water_usd": rolled.high_water_usd,

@@ -13,13 +13,24 @@ Rules
   end-of-day balance (`roll_trading_day`); INTRADAY mode (stricter; reported for 2026 Combines)
   also trails the intraday equity high (`mark_equity`). Equity (balance + open P&L) at or below
   the floor is a breach: flatten, cancel, lock for good (the account has failed).
-- Daily Loss Limit (DLL, soft, optional: None = not enforced): the day's net P&L (realised +
+- Firm Daily Loss Limit (DLL, soft, the plan's; None = the plan has none, as TopstepX Combines
+  and Express Funded accounts opened since 25 Aug 2024): the day's net P&L (realised +
   unrealised - fees) at or below -DLL: cancel all, flatten, no new entries until the 17:00 CT
-  reset. A `warning_share` of it (0.8) raises a warning first.
+  reset. A `warning_share` of the tightest daily limit (0.8) raises a warning first.
+- Personal Daily Loss Limit (the trader's, TopstepX; a fixed amount, trailing is not supported):
+  reached -> `DailyLossAction`: ALERT (notify only), LIQUIDATE (cancel and flatten; entries stay
+  allowed) or LIQUIDATE_AND_BLOCK (cancel, flatten and no new entries until the session rolls).
+  Both limits apply when both are set.
 - Max position: the sum over contracts of |net position|, micros counted 1/`micro_ratio` of a
   mini, must stay <= `max_contracts` (in minis) after the order fills; working entry orders
-  count as if filled (worst case). Express Funded accounts scale `max_contracts` with the
-  start-of-day balance (`scaling`).
+  count as if filled (worst case). `micro_ratio` 1 (a micro counts as a full contract, the
+  stricter reading and the default) or 10 (ten micros per mini). Express Funded accounts scale
+  `max_contracts` with the start-of-day balance (`scaling`): re-evaluated at the day roll only,
+  so the allowance is frozen during the day.
+- Consistency (Combine): the best day must stay below `consistency_share` of the total profit.
+  `consistency_day_cap` is the day profit at which today would break it; with
+  `is_consistency_guarded`, an entry whose win (`max_gain_usd`) would take the day there is
+  refused, and so is every entry once the day is there ("stop for the day").
 - Trade risk (optional): an entry whose stop-out alone (`max_loss_usd`) would reach the daily or
   the maximum loss limit is refused.
 - Trading window: no new entries from the flat-by time (15:10 CT, computed in America/Chicago)
@@ -37,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from numbers import Integral
 from types import MappingProxyType
@@ -49,6 +60,8 @@ from markets.ticks import ContractSpec, OffTick, UnknownContract, spec_for, to_t
 
 __all__ = [
     "AccountRiskState",
+    "Consistency",
+    "DailyLossAction",
     "LockReason",
     "MllMode",
     "ProposedOrder",
@@ -61,6 +74,8 @@ __all__ = [
     "assess",
     "check_order",
     "combine_passed",
+    "consistency_day_cap",
+    "consistency_of",
     "entry_cutoff",
     "exposure_units",
     "mark_equity",
@@ -72,6 +87,7 @@ __all__ = [
 ]
 
 _ZERO = Decimal(0)
+_CENT = Decimal("0.01")
 
 
 class MllMode(StrEnum):
@@ -81,8 +97,18 @@ class MllMode(StrEnum):
     INTRADAY = "intraday"
 
 
+class DailyLossAction(StrEnum):
+    """What reaching the Personal Daily Loss Limit does (TopstepX's three choices; values match
+    accounts.DailyLossAction)."""
+
+    ALERT = "alert"  # "do nothing": notify only
+    LIQUIDATE = "liquidate"  # cancel and flatten; entries stay allowed
+    LIQUIDATE_AND_BLOCK = "liquidate_and_block"  # and no new entries until the session rolls
+
+
 class LockReason(StrEnum):
     DAILY_LOSS = "daily_loss_limit"  # lifted at the next trading day
+    PERSONAL_DAILY_LOSS = "personal_daily_loss_limit"  # lifted at the next trading day
     MAX_LOSS = "max_loss_limit"  # permanent: the account has failed
     MANUAL = "manual"  # kill switch; lifted at the next trading day
 
@@ -93,6 +119,8 @@ class RuleCode(StrEnum):
     FLAT_BY_PASSED = "flat_by_passed"
     MAX_CONTRACTS = "max_contracts"
     DAILY_LOSS_REACHED = "daily_loss_reached"
+    PERSONAL_DAILY_LOSS_REACHED = "personal_daily_loss_reached"
+    CONSISTENCY_DAY_CAP = "consistency_day_cap"
     MAX_LOSS_BREACHED = "max_loss_breached"
     SIZE_INVALID = "size_invalid"
     SIDE_INVALID = "side_invalid"
@@ -106,7 +134,7 @@ class RuleCode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
-    """One account's limits. Dollar amounts are Decimal; `None` disables the daily limit.
+    """One account's limits. Dollar amounts are Decimal; `None` disables a daily limit.
 
     `scaling` (Express Funded scaling plan): ((profit_above_usd, max_contracts), ...) ascending;
     the highest threshold that the start-of-day profit (start-of-day balance - starting balance;
@@ -120,21 +148,30 @@ class RiskLimits:
     daily_loss_limit_usd: Decimal | None = None
     mll_mode: MllMode = MllMode.END_OF_DAY
     mll_lock_balance_usd: Decimal | None = None  # None = the starting balance
-    micro_ratio: int = 10
+    micro_ratio: int = 1  # a micro counts as a full contract: the stricter reading
     flat_by: time = FLAT_BY_CT
     flat_by_zone: ZoneInfo = CHICAGO
     warning_share: Decimal = Decimal("0.8")
     price_band_share: Decimal = Decimal("0.05")  # a limit/stop within 5 % of the last price
     early_close_buffer: timedelta = timedelta(minutes=5)
     scaling: tuple[tuple[Decimal, int], ...] = ()
+    personal_daily_loss_usd: Decimal | None = None
+    personal_daily_loss_action: DailyLossAction = DailyLossAction.LIQUIDATE_AND_BLOCK
+    profit_target_usd: Decimal | None = None  # a Combine's; None = no consistency target
+    consistency_share: Decimal = Decimal("0.5")
+    is_consistency_guarded: bool = False  # stop entries for the day before breaking consistency
 
     def __post_init__(self) -> None:
         if self.max_loss_limit_usd <= 0:
             raise ValueError(f"max loss limit must be > 0, got {self.max_loss_limit_usd}")
-        if self.daily_loss_limit_usd is not None and self.daily_loss_limit_usd <= 0:
-            raise ValueError(
-                f"daily loss limit must be > 0 or None, got {self.daily_loss_limit_usd}"
-            )
+        for name, amount in (
+            ("daily loss limit", self.daily_loss_limit_usd),
+            ("personal daily loss limit", self.personal_daily_loss_usd),
+        ):
+            if amount is not None and amount <= 0:
+                raise ValueError(f"{name} must be > 0 or None, got {amount}")
+        if not 0 < self.consistency_share < 1:
+            raise ValueError(f"consistency share must be in (0, 1), got {self.consistency_share}")
         if self.max_contracts < 1 or self.micro_ratio < 1:
             raise ValueError("max_contracts and micro_ratio must be >= 1")
         if not 0 < self.warning_share <= 1:
@@ -142,6 +179,14 @@ class RiskLimits:
         if self.flat_by.tzinfo is not None:
             raise ValueError("flat_by is a wall-clock time; give its zone as flat_by_zone")
         object.__setattr__(self, "mll_mode", MllMode(self.mll_mode))
+        action = DailyLossAction(self.personal_daily_loss_action)
+        object.__setattr__(self, "personal_daily_loss_action", action)
+
+    @property
+    def daily_loss_in_force_usd(self) -> Decimal | None:
+        """The tighter of the firm and the personal daily loss limit (None: neither is set)."""
+        limits = (self.daily_loss_limit_usd, self.personal_daily_loss_usd)
+        return min((amount for amount in limits if amount is not None), default=None)
 
     @property
     def lock_balance_usd(self) -> Decimal:
@@ -178,10 +223,11 @@ def plan_limits(
     """TopStep's published defaults for a Trading Combine or Express Funded account.
 
     `plan`: "combine"/"TC" or "express"/"XFA"; `size`: 50, 100, 150 (or 50_000 ...).
-    Combine: starts at the size, MLL mode defaults to INTRADAY (the stricter reading while
-    sources conflict, per §8). Express Funded: the balance starts at $0, the floor at -MLL and
-    locks at $0, trails end-of-day, and max contracts follow the scaling plan. The DLL is the
-    legacy $1K/$2K/$3K unless `daily_loss_enforced=False` (TopstepX accounts since Aug 2024).
+    Combine: starts at the size; the MLL trails end-of-day by default (Topstep's published rule,
+    docs/topstep-rules.md; INTRADAY stays selectable). Express Funded: the balance starts at $0,
+    the floor at -MLL and locks at $0, trails end-of-day, and max contracts follow the scaling
+    plan. The DLL is the legacy $1K/$2K/$3K of other platforms unless `daily_loss_enforced=False`
+    (TopstepX accounts since Aug 2024). Micros count as full contracts (the stricter reading).
     """
     key = plan.strip().lower().replace(" ", "_").replace("-", "_")
     kilo, rest = divmod(size, 1000) if size >= 1000 else (size, 0)
@@ -195,7 +241,7 @@ def plan_limits(
             max_loss_limit_usd=Decimal(row.max_loss_usd),
             max_contracts=row.max_minis,
             daily_loss_limit_usd=dll,
-            mll_mode=MllMode(mll_mode or MllMode.INTRADAY),
+            mll_mode=MllMode(mll_mode or MllMode.END_OF_DAY),
         )
     if key in _EXPRESS:
         base, *steps = row.xfa_scaling
@@ -218,7 +264,9 @@ class AccountRiskState:
     is `realized_pnl_usd + unrealized_pnl_usd - fees_usd` (all for the current trading day).
     `positions` maps a contract (symbol, root or gateway id) to its signed net size; `working`
     maps it to the (buy, sell) sizes of working ENTRY orders (leave protective stops/targets out).
-    `session_close_at` is set on early-close days (markets.calendar).
+    `session_close_at` is set on early-close days (markets.calendar). `prior_profit_usd` and
+    `prior_best_day_usd` sum up the account's earlier days (net P&L) for the consistency rule;
+    None when not read.
     """
 
     balance_usd: Decimal
@@ -232,6 +280,8 @@ class AccountRiskState:
     positions: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     working: Mapping[str, tuple[int, int]] = field(default_factory=lambda: MappingProxyType({}))
     session_close_at: datetime | None = None
+    prior_profit_usd: Decimal | None = None
+    prior_best_day_usd: Decimal | None = None
 
     @classmethod
     def opening(cls, limits: RiskLimits, balance_usd: Decimal | None = None) -> AccountRiskState:
@@ -270,7 +320,7 @@ class ProposedOrder:
     `last_price` is the latest trade/quote, for the sanity band (None skips the band).
     `max_loss_usd`, when the entry carries a protective stop, is what a stop-out would cost
     (distance x tick value x size + fees): the entry is refused if that alone would reach the
-    daily or the maximum loss limit."""
+    daily or the maximum loss limit. `max_gain_usd` is what its take-profit would win."""
 
     contract: str
     side: Side
@@ -280,6 +330,7 @@ class ProposedOrder:
     last_price: Decimal | None = None
     is_strategy_enabled: bool = True
     max_loss_usd: Decimal | None = None
+    max_gain_usd: Decimal | None = None  # what the take-profit would win (consistency guard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,6 +552,17 @@ def _entry_rules(
                 f"day P&L {state.day_pnl_usd} has reached the daily loss limit -{limit}",
             )
         )
+    personal = limits.personal_daily_loss_usd
+    blocks = limits.personal_daily_loss_action == DailyLossAction.LIQUIDATE_AND_BLOCK
+    if personal is not None and blocks and state.day_pnl_usd <= -personal:
+        add(
+            Violation(
+                RuleCode.PERSONAL_DAILY_LOSS_REACHED,
+                f"day P&L {state.day_pnl_usd} has reached the personal daily loss limit "
+                f"-{personal} (liquidate and block for the session)",
+            )
+        )
+    _consistency_rule(limits, state, proposed.max_gain_usd, add)
     floor = _live_floor(limits, state)
     if state.equity_usd <= floor:
         add(
@@ -546,10 +608,14 @@ def _trade_risk_rule(
 def _loss_rooms(
     limits: RiskLimits, state: AccountRiskState, floor: Decimal
 ) -> list[tuple[str, Decimal]]:
-    """What each loss limit still allows before it is reached (equity - floor, DLL + day P&L)."""
+    """What each loss limit still allows before it is reached (equity - floor, DLL + day P&L).
+    A personal limit that only alerts stops nothing, so it leaves no room to respect."""
     rooms = [("max loss limit", state.equity_usd - floor)]
     if limits.daily_loss_limit_usd is not None:
         rooms.append(("daily loss limit", limits.daily_loss_limit_usd + state.day_pnl_usd))
+    personal = limits.personal_daily_loss_usd
+    if personal is not None and limits.personal_daily_loss_action != DailyLossAction.ALERT:
+        rooms.append(("personal daily loss limit", personal + state.day_pnl_usd))
     return rooms
 
 
@@ -578,6 +644,89 @@ def combine_passed(
         and best_day_usd < consistency_share * profit_usd
         and trading_days >= minimum_trading_days
     )
+
+
+def consistency_day_cap(
+    *,
+    share: Decimal,
+    profit_target_usd: Decimal,
+    prior_profit_usd: Decimal,
+    prior_best_day_usd: Decimal,
+) -> Decimal:
+    """The day profit at which today would break the consistency target; today's profit must
+    stay below it.
+
+    A day of x breaks it when it becomes the best day (x > the prior best) and reaching the
+    target, or the total made by then, would no longer pass: x >= share x max(target, prior
+    profit + x), i.e. x >= share x target and x >= share / (1 - share) x prior profit. So the cap
+    is max(share x target, share / (1 - share) x prior profit, prior best), to the cent below.
+    Unlike the raw best-day share (100 % on a first winning day), it lets a young Combine win
+    up to the share of its target.
+    """
+    scaled = (share / (1 - share) * prior_profit_usd).quantize(_CENT, rounding=ROUND_FLOOR)
+    return max(share * profit_target_usd, scaled, prior_best_day_usd)
+
+
+@dataclass(frozen=True, slots=True)
+class Consistency:
+    """A Combine's consistency target now, the current day counted at its P&L so far."""
+
+    share: Decimal
+    total_profit_usd: Decimal
+    best_day_usd: Decimal
+    best_day_share: Decimal | None  # best day / total profit; None unless both are > 0
+    is_consistent: bool  # the best day is below `share` of the total profit
+    day_cap_usd: Decimal  # today's profit must stay below this
+    remaining_today_usd: Decimal  # day_cap_usd - today's P&L
+
+
+def consistency_of(limits: RiskLimits, state: AccountRiskState) -> Consistency | None:
+    """The consistency target from the account's earlier days and today's P&L; None without a
+    profit target (Express, practice) or when the earlier days were not read."""
+    target, prior = limits.profit_target_usd, state.prior_profit_usd
+    if target is None or prior is None or state.prior_best_day_usd is None:
+        return None
+    share, today = limits.consistency_share, state.day_pnl_usd
+    total = prior + today
+    best = max(state.prior_best_day_usd, today)
+    cap = consistency_day_cap(
+        share=share,
+        profit_target_usd=target,
+        prior_profit_usd=prior,
+        prior_best_day_usd=state.prior_best_day_usd,
+    )
+    return Consistency(
+        share=share,
+        total_profit_usd=total,
+        best_day_usd=best,
+        best_day_share=(best / total).quantize(Decimal("0.0001")) if total > 0 < best else None,
+        is_consistent=best < share * total,
+        day_cap_usd=cap,
+        remaining_today_usd=cap - today,
+    )
+
+
+def _consistency_rule(
+    limits: RiskLimits,
+    state: AccountRiskState,
+    max_gain_usd: Decimal | None,
+    add: Callable[[Violation], None],
+) -> None:
+    """With the guard on, stop entering for the day before a win breaks consistency."""
+    found = consistency_of(limits, state) if limits.is_consistency_guarded else None
+    if found is None:
+        return
+    usable = isinstance(max_gain_usd, Decimal) and max_gain_usd.is_finite() and max_gain_usd > 0
+    gain = max_gain_usd if usable else _ZERO
+    if state.day_pnl_usd + gain >= found.day_cap_usd:
+        add(
+            Violation(
+                RuleCode.CONSISTENCY_DAY_CAP,
+                f"a win of {gain} on top of today's {state.day_pnl_usd} would reach "
+                f"{found.day_cap_usd}, where today would break the consistency target (best "
+                f"day below {_percent(found.share)} of the total profit): stopped for the day",
+            )
+        )
 
 
 def _max_contracts_rule(
@@ -635,6 +784,7 @@ class RiskStatus(StrEnum):
     OK = "ok"
     WARNING = "warning"  # `warning_share` of the daily limit used
     DAILY_LIMIT = "daily_limit"  # soft breach: cancel, flatten, lock until the next trading day
+    PERSONAL_DAILY_LIMIT = "personal_daily_limit"  # what its DailyLossAction says
     MAX_LOSS = "max_loss"  # hard breach: flatten, lock for good
     FLAT_BY = "flat_by"  # positions still open at the flat-by time: flatten
 
@@ -663,7 +813,9 @@ def assess(
 
     MAX_LOSS when equity <= the MLL floor (in INTRADAY mode the floor trails the current equity
     too); DAILY_LIMIT when the day's net P&L <= -DLL; FLAT_BY when `now` is given, is past the
-    entry cutoff and positions are open; WARNING when the loss reaches `warning_share` of the DLL.
+    entry cutoff and positions are open; PERSONAL_DAILY_LIMIT when the day's net P&L <= -the
+    personal DLL (lock, cancel and flatten as its action says); WARNING when the loss reaches
+    `warning_share` of the tightest daily limit.
     """
     equity = state.equity_usd
     floor = _live_floor(limits, state)
@@ -707,14 +859,28 @@ def assess(
                 must_flatten=True,
                 message=f"positions open past the flat-by time {cutoff.isoformat()}",
             )
-    if dll is not None and -day_pnl >= dll * limits.warning_share:
+    personal = limits.personal_daily_loss_usd
+    if personal is not None and day_pnl <= -personal:
+        action = limits.personal_daily_loss_action
+        blocks = action == DailyLossAction.LIQUIDATE_AND_BLOCK
+        return RiskAssessment(
+            RiskStatus.PERSONAL_DAILY_LIMIT,
+            **common,
+            lock_reason=LockReason.PERSONAL_DAILY_LOSS if blocks else None,
+            must_cancel_orders=action != DailyLossAction.ALERT,
+            must_flatten=action != DailyLossAction.ALERT,
+            message=f"personal daily loss limit reached ({action.value}): "
+            f"day P&L {day_pnl} <= -{personal}",
+        )
+    tightest = limits.daily_loss_in_force_usd
+    if tightest is not None and -day_pnl >= tightest * limits.warning_share:
         return RiskAssessment(
             RiskStatus.WARNING,
             **common,
             lock_reason=None,
             must_cancel_orders=False,
             must_flatten=False,
-            message=f"{-day_pnl} of the {dll} daily loss limit used",
+            message=f"{-day_pnl} of the {tightest} daily loss limit used",
         )
     return RiskAssessment(
         RiskStatus.OK,

@@ -5,8 +5,10 @@ pure rules of execution/risk.py on it, and act on what they say.
   open positions, working entry orders, a permanent max-loss lock from an earlier day); the check
   itself (`risk.check_order`) is then pure and takes microseconds (bench/pretrade_check.py).
 - `account_risk_watch` runs after every stored P&L change (fills, balances, positions): a warning
-  at the configured share of the daily loss limit (once per trading day), and at a limit: lock,
-  cancel everything, flatten, alert. It is idempotent: the day row is locked FOR UPDATE, and a
+  at the configured share of the tighter daily loss limit (once per trading day), and at a limit:
+  lock, cancel everything, flatten, alert. A personal daily loss limit acts as its action says
+  (alert once a day; liquidate: flatten whenever exposure comes back; liquidate and block: the
+  lock above). It is idempotent: the day row is locked FOR UPDATE, and a
   repeated or concurrent event finds the lock (or the warning) already recorded and does nothing.
 
 Lock reasons are stored in `AccountDay.locked_reason` as "<risk.LockReason value>: <text>", so the
@@ -30,7 +32,11 @@ from accounts.models import AuditEntry, TradingAccount
 from accounts.services import audit_record
 from execution import risk, selectors
 from execution.models import OPEN_STATUSES, AccountDay, Order, OrderRole, Position
-from execution.services import account_day_get_or_open, account_lock_for_day
+from execution.services import (
+    account_day_get_or_open,
+    account_flatten_request,
+    account_lock_for_day,
+)
 from execution.sources import market_source_for
 from markets import calendar
 from markets.sessions import NEW_YORK, trading_date
@@ -41,6 +47,7 @@ logger = logging.getLogger(__name__)
 # Orders that add exposure if they fill; protective children and exits only reduce it.
 EXPOSURE_ROLES = (OrderRole.ENTRY, OrderRole.MANUAL)
 WARNING_ACTION = "risk.warning"
+PERSONAL_LIMIT_ACTION = "risk.personal_daily_loss"
 _LOCK_REASONS = frozenset(reason.value for reason in risk.LockReason)
 
 
@@ -101,6 +108,9 @@ def risk_state_from_rows(
     lock = lock_reason_of(day.locked_reason) if day.is_locked else None
     if lock != risk.LockReason.MAX_LOSS and _has_failed(account, day):
         lock = risk.LockReason.MAX_LOSS
+    prior_profit, prior_best = selectors.account_consistency_history(
+        tenant=account.tenant_id, account=account, before=day.session_date
+    )
     return risk.AccountRiskState(
         balance_usd=day.balance_usd,
         start_balance_usd=day.start_balance_usd,
@@ -113,6 +123,8 @@ def risk_state_from_rows(
         positions=MappingProxyType(positions),
         working=MappingProxyType(working),
         session_close_at=_session_close_at(now),
+        prior_profit_usd=prior_profit,
+        prior_best_day_usd=prior_best,
     )
 
 
@@ -177,6 +189,8 @@ def account_risk_watch(
         assessment = risk.assess(limits, marked)
         if assessment.lock_reason is not None:
             _on_breach(account, day, marked, assessment)
+        elif assessment.status == risk.RiskStatus.PERSONAL_DAILY_LIMIT:
+            _on_personal_limit(account, day, marked, assessment)
         elif assessment.status == risk.RiskStatus.WARNING:
             _on_warning(account, day, assessment)
     return assessment
@@ -262,23 +276,32 @@ def _fields(assessment: risk.RiskAssessment, day: AccountDay) -> dict[str, objec
     }
 
 
-def _on_warning(account: TradingAccount, day: AccountDay, assessment: risk.RiskAssessment) -> None:
+def _recorded_today(
+    account: TradingAccount, day: AccountDay, action: str, assessment: risk.RiskAssessment
+) -> bool:
+    """Record `action` for the account's trading day once; False if it was already recorded."""
     already = AuditEntry.objects.for_tenant(account.tenant_id).filter(
-        action=WARNING_ACTION,
+        action=action,
         object_type="TradingAccount",
         object_id=str(account.pk),
         after__session_date=day.session_date.isoformat(),
     )
     if already.exists():
-        return
+        return False
     audit_record(
         tenant=account.tenant_id,
         actor=None,
         actor_label="risk",
-        action=WARNING_ACTION,
+        action=action,
         target=account,
         after={"session_date": day.session_date.isoformat(), "message": assessment.message},
     )
+    return True
+
+
+def _on_warning(account: TradingAccount, day: AccountDay, assessment: risk.RiskAssessment) -> None:
+    if not _recorded_today(account, day, WARNING_ACTION, assessment):
+        return
     notify(
         tenant_id=account.tenant_id,
         event="risk",
@@ -288,6 +311,38 @@ def _on_warning(account: TradingAccount, day: AccountDay, assessment: risk.RiskA
         account_id=account.pk,
         dedupe_key=f"risk-warning:{account.pk}:{day.session_date.isoformat()}",
     )
+
+
+def _on_personal_limit(
+    account: TradingAccount,
+    day: AccountDay,
+    state: risk.AccountRiskState,
+    assessment: risk.RiskAssessment,
+) -> None:
+    """The personal daily loss limit reached with an action that does not block (the blocking
+    one locks through `_on_breach`): alert once a day; LIQUIDATE also cancels and flattens
+    whenever the account holds or is working exposure again (entries stay allowed, but each
+    new position meets the limit again, as on TopstepX)."""
+    if assessment.must_flatten and (any(state.positions.values()) or state.working):
+        account_flatten_request(
+            tenant=account.tenant,
+            account=account,
+            actor=None,
+            reason=f"personal daily loss limit: {assessment.message}",
+        )
+    if not _recorded_today(account, day, PERSONAL_LIMIT_ACTION, assessment):
+        return
+    done = "flattened" if assessment.must_flatten else "alert only, nothing closed"
+    notify(
+        tenant_id=account.tenant_id,
+        event="risk",
+        title=f"{account.name}: personal daily loss limit reached ({done})",
+        body=assessment.message,
+        fields=_fields(assessment, day),
+        account_id=account.pk,
+        dedupe_key=f"risk-personal:{account.pk}:{day.session_date.isoformat()}",
+    )
+    logger.warning("account %s: %s", account.pk, assessment.message)
 
 
 def _on_breach(
@@ -311,11 +366,11 @@ def _on_breach(
         replaces_reason=True,
         action="account.risk_lock",
     )
-    title = (
-        "max loss limit breached: account failed, flattened"
-        if reason == risk.LockReason.MAX_LOSS
-        else "daily loss limit reached: flattened and locked for the day"
-    )
+    title = {
+        risk.LockReason.MAX_LOSS: "max loss limit breached: account failed, flattened",
+        risk.LockReason.PERSONAL_DAILY_LOSS: "personal daily loss limit reached: flattened "
+        "and blocked for the session",
+    }.get(reason, "daily loss limit reached: flattened and locked for the day")
     notify(
         tenant_id=account.tenant_id,
         event="risk",

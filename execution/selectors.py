@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import F, Max, QuerySet, Sum
 
 from accounts.models import AccountPlan, Program, Tenant, TradingAccount
 from accounts.selectors import trading_date_bounds
@@ -247,24 +247,63 @@ def risk_limits_for_plan(*, plan: AccountPlan) -> risk.RiskLimits:
         daily_loss_limit_usd=plan.daily_loss_limit_usd,
         mll_mode=risk.MllMode(plan.mll_mode),
         micro_ratio=plan.micro_ratio,
+        scaling=_scaling(plan),
+        **_consistency_target(plan),
     )
 
 
+def _scaling(plan: AccountPlan) -> tuple[tuple[Decimal, int], ...]:
+    return tuple((Decimal(str(above)), int(cap)) for above, cap in plan.scaling_plan or ())
+
+
+def _consistency_target(plan: AccountPlan) -> dict[str, Decimal | None]:
+    """A Combine's profit target and consistency share (Express payouts follow other paths)."""
+    if plan.program != Program.COMBINE:
+        return {"profit_target_usd": None}
+    return {
+        "profit_target_usd": plan.profit_target_usd,
+        "consistency_share": plan.consistency_share,
+    }
+
+
 def risk_limits_for_account(*, account: TradingAccount) -> risk.RiskLimits:
-    """The account's own limits (its risk profile, edited by the owner), for the pre-trade check."""
+    """The account's own limits for the pre-trade check and the watch: the plan's firm daily loss
+    limit, scaling plan and consistency target, and the risk profile edited by the owner (the
+    personal daily loss limit and its action, the MLL, size and micro counting)."""
     profile = account.risk_profile
+    plan = account.plan
+    is_personal_on = profile.is_daily_loss_enforced and profile.daily_loss_limit_usd is not None
     return risk.RiskLimits(
         starting_balance_usd=account.starting_balance_usd,
         max_loss_limit_usd=profile.max_loss_limit_usd,
         max_contracts=profile.max_contracts,
-        daily_loss_limit_usd=profile.daily_loss_limit_usd
-        if profile.is_daily_loss_enforced
-        else None,
+        daily_loss_limit_usd=plan.daily_loss_limit_usd,
+        personal_daily_loss_usd=profile.daily_loss_limit_usd if is_personal_on else None,
+        personal_daily_loss_action=risk.DailyLossAction(profile.daily_loss_action),
         mll_mode=risk.MllMode(profile.mll_mode),
         mll_lock_balance_usd=profile.mll_lock_balance_usd,
         micro_ratio=profile.micro_ratio,
         warning_share=profile.warning_share,
+        # The scaling plan grows the plan's base size; a size the owner set replaces both.
+        scaling=_scaling(plan) if profile.max_contracts == plan.max_contracts else (),
+        is_consistency_guarded=profile.is_consistency_guarded,
+        **_consistency_target(plan),
     )
+
+
+def account_consistency_history(
+    *, tenant: Tenant | int, account: TradingAccount, before: date
+) -> tuple[Decimal, Decimal]:
+    """The account's net profit over its days before `before` and its best day (0 if none was
+    positive), from the day rows: what the consistency rule counts today against."""
+    nets = (
+        AccountDay.objects.for_tenant(tenant)
+        .filter(account=account, session_date__lt=before)
+        .annotate(net=F("realized_pnl_usd") - F("fees_usd"))
+        .aggregate(total=Sum("net"), best=Max("net"))
+    )
+    zero = Decimal("0.00")
+    return nets["total"] or zero, max(nets["best"] or zero, zero)
 
 
 def fleet_position_contracts() -> dict[int, list[str]]:
@@ -298,4 +337,59 @@ def fleet_accounts_holding(*, environment: str, contract_ids: list[str]) -> list
         TradingAccount.all_tenants.filter(pk__in=account_ids).select_related(
             "risk_profile", "tenant"
         )
+    )
+
+
+@dataclass(frozen=True)
+class AccountRules:
+    """Which account rules apply to an account and where it stands on them (page and API)."""
+
+    plan_code: str
+    firm_daily_loss_limit_usd: Decimal | None  # the plan's; None on TopstepX plans
+    personal_daily_loss_limit_usd: Decimal | None  # the trader's; None = off
+    personal_daily_loss_action: str
+    mll_mode: str
+    max_loss_limit_usd: Decimal
+    micro_ratio: int
+    max_contracts_today: int  # after the Express scaling plan, frozen until the day roll
+    is_consistency_guarded: bool
+    consistency: risk.Consistency | None  # None unless the plan has a profit target
+    rules_source: str
+
+
+def account_rules(*, account: TradingAccount, session_date: date) -> AccountRules:
+    """Read-only (no day row is opened): today's row if trading began, else the last balance."""
+    limits = risk_limits_for_account(account=account)
+    days = AccountDay.objects.for_tenant(account.tenant_id).filter(
+        account=account, session_date__lte=session_date
+    )
+    latest = days.order_by("-session_date").first()
+    today = latest if latest is not None and latest.session_date == session_date else None
+    balance = latest.balance_usd if latest is not None else account.starting_balance_usd
+    prior_profit, prior_best = account_consistency_history(
+        tenant=account.tenant_id, account=account, before=session_date
+    )
+    state = risk.AccountRiskState(
+        balance_usd=balance,
+        start_balance_usd=today.start_balance_usd if today is not None else balance,
+        high_water_usd=balance,
+        mll_floor_usd=balance,
+        realized_pnl_usd=today.realized_pnl_usd if today is not None else Decimal(0),
+        unrealized_pnl_usd=today.unrealized_pnl_usd if today is not None else Decimal(0),
+        fees_usd=today.fees_usd if today is not None else Decimal(0),
+        prior_profit_usd=prior_profit,
+        prior_best_day_usd=prior_best,
+    )
+    return AccountRules(
+        plan_code=account.plan.code,
+        firm_daily_loss_limit_usd=limits.daily_loss_limit_usd,
+        personal_daily_loss_limit_usd=limits.personal_daily_loss_usd,
+        personal_daily_loss_action=limits.personal_daily_loss_action.value,
+        mll_mode=limits.mll_mode.value,
+        max_loss_limit_usd=limits.max_loss_limit_usd,
+        micro_ratio=limits.micro_ratio,
+        max_contracts_today=risk.max_contracts_for(limits, state),
+        is_consistency_guarded=limits.is_consistency_guarded,
+        consistency=risk.consistency_of(limits, state),
+        rules_source=account.plan.rules_source,
     )

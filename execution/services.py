@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Tenant, TradingAccount
 from accounts.services import audit_record, snapshot
 from execution.models import AccountDay
+from execution.selectors import risk_limits_for_account
 from markets.sessions import trading_date
 
 
@@ -35,6 +36,7 @@ def account_day_get_or_open(*, account: TradingAccount, session_date=None) -> Ac
     balance = previous.balance_usd if previous else account.starting_balance_usd
     profile = account.risk_profile
     mll_floor = previous.mll_floor_usd if previous else balance - profile.max_loss_limit_usd
+    daily_limit = risk_limits_for_account(account=account).daily_loss_in_force_usd
     day, _ = AccountDay.all_tenants.get_or_create(
         account=account,
         session_date=session_date,
@@ -44,9 +46,7 @@ def account_day_get_or_open(*, account: TradingAccount, session_date=None) -> Ac
             "balance_usd": balance,
             "high_water_usd": previous.high_water_usd if previous else balance,
             "mll_floor_usd": mll_floor,
-            "daily_loss_floor_usd": (balance - profile.daily_loss_limit_usd)
-            if profile.is_daily_loss_enforced and profile.daily_loss_limit_usd is not None
-            else None,
+            "daily_loss_floor_usd": None if daily_limit is None else balance - daily_limit,
         },
     )
     return day

@@ -229,6 +229,9 @@ def _proposed(proposal: OrderProposal, strategy_config: Any) -> risk.ProposedOrd
             tick_value_usd=instrument.tick_value_usd,
             fee_per_side_usd=instrument.fee_per_side_usd,
         ),
+        max_gain_usd=None
+        if proposal.take_profit_ticks is None
+        else abs(proposal.take_profit_ticks) * instrument.tick_value_usd * proposal.size,
     )
 
 

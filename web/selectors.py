@@ -36,6 +36,7 @@ from execution.models import (
     OvernightRange,
     Position,
 )
+from execution.selectors import risk_limits_for_account
 from markets.sessions import NEW_YORK, globex_session, trading_date
 from strategies.models import StrategyConfig
 
@@ -108,13 +109,14 @@ class AccountSnapshot:
 
 
 def _gauges(
-    profile: RiskProfile, *, equity: Decimal, daily_floor: Decimal | None, mll_floor: Decimal
+    profile: RiskProfile,
+    *,
+    daily_limit: Decimal | None,
+    equity: Decimal,
+    daily_floor: Decimal | None,
+    mll_floor: Decimal,
 ) -> tuple[Gauge, Gauge]:
-    daily_limit = (
-        profile.daily_loss_limit_usd
-        if profile.is_daily_loss_enforced and profile.daily_loss_limit_usd is not None
-        else None
-    )
+    """`daily_limit`: the tighter of the plan's firm and the personal daily loss limit."""
     daily = Gauge(
         label="Daily loss limit",
         limit_usd=daily_limit,
@@ -163,6 +165,7 @@ def _snapshot(
     """Today's row if trading began; otherwise the last known balance and floors carried forward."""
     today = latest if latest is not None and latest.session_date == session_date else None
     profile = account.risk_profile
+    daily_limit = risk_limits_for_account(account=account).daily_loss_in_force_usd
     if today is not None:
         balance = today.balance_usd
         equity = balance + today.unrealized_pnl_usd
@@ -174,13 +177,15 @@ def _snapshot(
         mll_floor = (
             latest.mll_floor_usd if latest is not None else balance - profile.max_loss_limit_usd
         )
-        daily_floor = (
-            balance - profile.daily_loss_limit_usd
-            if profile.daily_loss_limit_usd is not None
-            else None
-        )
+        daily_floor = None if daily_limit is None else balance - daily_limit
         net_today = ZERO
-    daily, max_loss = _gauges(profile, equity=equity, daily_floor=daily_floor, mll_floor=mll_floor)
+    daily, max_loss = _gauges(
+        profile,
+        daily_limit=daily_limit,
+        equity=equity,
+        daily_floor=daily_floor,
+        mll_floor=mll_floor,
+    )
     return AccountSnapshot(
         account=account,
         session_date=session_date,

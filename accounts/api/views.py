@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -31,8 +32,10 @@ from accounts.api.base import (
 from accounts.api.schema import ApiAutoSchema
 from accounts.links import invitation_link_for
 from accounts.models import Invitation, Membership, Role, Tenant, TradingAccount
+from execution import selectors as execution_selectors
 from execution import services as execution_services
-from execution.api.serializers import AccountDaySerializer
+from execution.api.serializers import AccountDaySerializer, AccountRulesSerializer
+from markets.sessions import trading_date
 
 
 # --- The user ------------------------------------------------------------------------------------
@@ -118,6 +121,20 @@ class TradingAccountViewSet(
             tenant=self.tenant, account=account, actor=request.user, reason=reason
         )
         return Response({"status": "flatten requested"}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={200: AccountRulesSerializer},
+        summary="Which account rules apply (firm and personal daily loss limits, MLL mode, micro "
+        "counting, today's size allowance) and the consistency target now",
+    )
+    @action(detail=True, methods=["get"])
+    def rules(self, request: Request, public_id: str) -> Response:
+        account = self.get_object()
+        found = execution_selectors.account_rules(
+            account=account, session_date=trading_date(timezone.now())
+        )
+        return Response(AccountRulesSerializer(found).data)
 
     @extend_schema(
         request=s.LockSerializer,

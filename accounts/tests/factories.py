@@ -65,17 +65,20 @@ class BrokerConnectionFactory(TenantOwnedFactory):
     api_key_encrypted = factory.LazyFunction(lambda: encrypt_secret("secret-api-key"))
 
 
-def plan(code: str = "combine-50k") -> AccountPlan:
-    """The seeded plan; re-created for transactional tests, whose flush removes migration data."""
+def plan(code: str = "combine-50k", **fields: object) -> AccountPlan:
+    """The seeded plan; re-created for transactional tests, whose flush removes migration data.
+    As seeded for TopstepX: no firm daily loss limit, end-of-day MLL, micros as full contracts.
+    Another code with `daily_loss_limit_usd=...` makes another platform's plan (a firm DLL)."""
     plan, _ = AccountPlan.objects.get_or_create(
         code=code,
         defaults={
             "program": "combine",
             "size_usd": Decimal(50_000),
             "profit_target_usd": Decimal(3_000),
-            "daily_loss_limit_usd": Decimal(1_000),
+            "daily_loss_limit_usd": None,
             "max_loss_limit_usd": Decimal(2_000),
             "max_contracts": 5,
+            **fields,
         },
     )
     return plan
@@ -106,6 +109,8 @@ class RiskProfileFactory(TenantOwnedFactory):
         model = RiskProfile
 
     tenant = factory.SubFactory(TenantFactory)
+    # a trader who set a personal daily loss limit of $1,000 that liquidates and blocks
+    is_daily_loss_enforced = True
     daily_loss_limit_usd = Decimal("1000.00")
     max_loss_limit_usd = Decimal("2000.00")
     mll_lock_balance_usd = Decimal("50000.00")

@@ -45,6 +45,7 @@ OBJECT_CASES: list[tuple[str, str, Path, Body]] = [
         lambda w: _account(w) + "risk-profile/",
         {"max_contracts": 1},
     ),
+    ("account_rules", "get", lambda w: _account(w) + "rules/", None),
     ("account_flatten", "post", lambda w: _account(w) + "flatten/", {"reason": "test"}),
     ("account_lock", "post", lambda w: _account(w) + "lock/", {"reason": "test"}),
     (
@@ -364,6 +365,7 @@ def test_owner_only_endpoints_refuse_traders_and_viewers(
         lambda w: f"{API}/accounts/",
         _account,
         lambda w: _account(w) + "risk-profile/",
+        lambda w: _account(w) + "rules/",
         lambda w: f"{API}/strategies/",
         _strategy,
         lambda w: f"{API}/strategy-decisions/",
@@ -437,6 +439,7 @@ ROUTED_ACTIONS = {
     ("accounts", "flatten"),
     ("accounts", "lock"),
     ("accounts", "risk_profile"),
+    ("accounts", "rules"),
     ("broker-connections", "api_key"),
     ("strategies", "enable"),
     ("strategies", "disable"),

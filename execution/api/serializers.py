@@ -13,6 +13,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from accounts.api.serializers import TradingDatesFilterSerializer
+from execution import risk
 from execution.models import (
     AccountDay,
     Fill,
@@ -203,3 +204,39 @@ class PositionFilterSerializer(AccountFilterSerializer):
     is_open = QueryBooleanField(
         required=False, allow_null=True, default=None, help_text="Only open (or only flat) rows."
     )
+
+
+# --- Account rules -------------------------------------------------------------------------------
+USD_FIELD = {"max_digits": 15, "decimal_places": 2, "read_only": True}
+
+
+class ConsistencySerializer(serializers.Serializer):
+    share = serializers.DecimalField(max_digits=4, decimal_places=3, read_only=True)
+    total_profit_usd = serializers.DecimalField(**USD_FIELD)
+    best_day_usd = serializers.DecimalField(**USD_FIELD)
+    best_day_share = serializers.DecimalField(
+        max_digits=9, decimal_places=4, read_only=True, allow_null=True
+    )
+    is_consistent = serializers.BooleanField(read_only=True)
+    day_cap_usd = serializers.DecimalField(
+        **USD_FIELD, help_text="Today's profit must stay below this to keep consistency."
+    )
+    remaining_today_usd = serializers.DecimalField(**USD_FIELD)
+
+
+class AccountRulesSerializer(serializers.Serializer):
+    """execution.selectors.AccountRules: which account rules apply, and the consistency target."""
+
+    plan_code = serializers.CharField(read_only=True)
+    firm_daily_loss_limit_usd = serializers.DecimalField(**USD_FIELD, allow_null=True)
+    personal_daily_loss_limit_usd = serializers.DecimalField(**USD_FIELD, allow_null=True)
+    personal_daily_loss_action = serializers.ChoiceField(
+        choices=[a.value for a in risk.DailyLossAction], read_only=True
+    )
+    mll_mode = serializers.ChoiceField(choices=[m.value for m in risk.MllMode], read_only=True)
+    max_loss_limit_usd = serializers.DecimalField(**USD_FIELD)
+    micro_ratio = serializers.IntegerField(read_only=True)
+    max_contracts_today = serializers.IntegerField(read_only=True)
+    is_consistency_guarded = serializers.BooleanField(read_only=True)
+    consistency = ConsistencySerializer(read_only=True, allow_null=True)
+    rules_source = serializers.CharField(read_only=True)

@@ -65,8 +65,8 @@ def test_combine_plans_carry_topsteps_published_numbers(size, mll, dll, max_mini
     assert limits.max_loss_limit_usd == D(mll)
     assert limits.daily_loss_limit_usd == D(dll)
     assert limits.max_contracts == max_minis
-    assert limits.micro_ratio == 10
-    assert limits.mll_mode == MllMode.INTRADAY  # the stricter reading while sources conflict
+    assert limits.micro_ratio == 1  # a micro counts as a full contract: the stricter reading
+    assert limits.mll_mode == MllMode.END_OF_DAY  # Topstep's published rule (help centre)
     assert limits.flat_by == time(15, 10)
     assert limits.flat_by_zone == CHICAGO
 
@@ -147,7 +147,7 @@ def test_end_of_day_mode_ignores_the_intraday_equity_high():
 
 
 def test_intraday_mode_trails_the_equity_high():
-    limits = plan_limits("combine", 50, daily_loss_enforced=False)
+    limits = plan_limits("combine", 50, mll_mode="intraday", daily_loss_enforced=False)
     state = mark_equity(limits, fresh(limits, unrealized_pnl_usd=D(1200)))
     assert (state.high_water_usd, state.mll_floor_usd) == (D(51_200), D(49_200))
     # Giving the open profit back to -800 breaches the trailed floor.
@@ -157,7 +157,7 @@ def test_intraday_mode_trails_the_equity_high():
 
 
 def test_intraday_floor_is_applied_by_assess_even_before_mark_equity():
-    limits = plan_limits("combine", 50, daily_loss_enforced=False)
+    limits = plan_limits("combine", 50, mll_mode="intraday", daily_loss_enforced=False)
     state = fresh(limits, unrealized_pnl_usd=D(1200))
     assert assess(limits, state).mll_floor_usd == D(49_200)
 
@@ -366,7 +366,7 @@ def test_max_contracts_counts_the_position_after_the_order():
 
 
 def test_max_contracts_counts_micros_at_one_tenth():
-    limits = eod_50k()
+    limits = eod_50k(micro_ratio=10)
     state = fresh(limits, positions=positions(ES=4, MNQ=9))
     assert check_order(limits, state, buy("MES", 1), MORNING).allowed
     refused = check_order(limits, state, buy("MES", 2), MORNING)
@@ -513,7 +513,7 @@ def test_a_reducing_order_is_never_refused(held, fraction, contract, locked, lat
 
 @given(minis=st.integers(0, 8), micros=st.integers(0, 80), add_micro=st.booleans())
 def test_ten_micros_weigh_one_mini(minis, micros, add_micro):
-    limits = eod_50k()
+    limits = eod_50k(micro_ratio=10)
     state = fresh(limits, positions=positions(ES=minis, MNQ=micros))
     order = buy("MES" if add_micro else "NQ", 1)
     after_units = 10 * minis + micros + (1 if add_micro else 10)

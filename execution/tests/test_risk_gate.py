@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import AuditEntry
-from accounts.tests.factories import TradingAccountFactory
+from accounts.tests.factories import TradingAccountFactory, plan
 from execution import risk, risk_gate, trading
 from execution.models import (
     AccountDay,
@@ -34,7 +34,16 @@ NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 
 @pytest.fixture
 def account(tenant_a):
-    return TradingAccountFactory(tenant=tenant_a)
+    """An account on a platform that keeps a firm daily loss limit ($1,000), with no personal
+    one and micros counted ten to a mini (the personal limit and TopstepX's defaults:
+    test_risk_account_rules_e2e.py)."""
+    return TradingAccountFactory(
+        tenant=tenant_a,
+        plan=plan("legacy-combine-50k", daily_loss_limit_usd=Decimal("1000.00")),
+        risk_profile__is_daily_loss_enforced=False,
+        risk_profile__daily_loss_limit_usd=None,
+        risk_profile__micro_ratio=10,
+    )
 
 
 @pytest.fixture
@@ -383,9 +392,8 @@ def test_flattening_a_tenant_requests_a_flatten_for_each_active_account(
 
 
 def test_open_pnl_from_marks_counts_toward_the_max_loss_floor(account, es, mes):
-    profile = account.risk_profile
-    profile.is_daily_loss_enforced = False
-    profile.save()
+    account.plan = plan()  # TopstepX: no firm daily loss limit, only the MLL
+    account.save()
     Position.all_tenants.create(
         tenant=account.tenant,
         account=account,

@@ -599,7 +599,9 @@ def test_a_loss_reaching_the_daily_limit_cancels_flattens_and_locks(sim, account
     day = AccountDay.objects.for_tenant(account.tenant).get()
     assert day.net_pnl_usd == Decimal("-52.80")
     assert day.is_locked
-    assert day.locked_reason.startswith("daily_loss_limit: daily loss limit reached")
+    assert day.locked_reason.startswith(  # the factory's personal limit, liquidate and block
+        "personal_daily_loss_limit: personal daily loss limit reached (liquidate_and_block)"
+    )
     assert broker_orders(sim, resting.custom_tag)[0].status == 3  # cancelled at the broker
     assert audited(account, "account.risk_lock") == 1
     assert audited(account, "account.flattened") == 1
@@ -607,7 +609,7 @@ def test_a_loss_reaching_the_daily_limit_cancels_flattens_and_locks(sim, account
     assert short.status == OrderStatus.FILLED
     refused = submit(account, es)
     assert refused.rejection_reason.startswith(
-        "account_locked: account is locked (daily_loss_limit)"
+        "account_locked: account is locked (personal_daily_loss_limit)"
     )
 
 

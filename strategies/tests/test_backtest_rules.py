@@ -49,8 +49,9 @@ def test_no_plan_means_no_account_rules():
 def test_a_plan_applies_exactly_its_rules_and_says_what_they_refused():
     metrics = backtest_json("--plan=combine-50k")["metrics"]
     assert metrics["rules"].startswith("Trading Combine 50K (combine-50k): start 50,000 USD")
-    assert "max loss limit 2,000 USD (trails intraday)" in metrics["rules"]
-    assert "daily loss limit 1,000 USD" in metrics["rules"]
+    # the seeded TopstepX plan: Topstep's published end-of-day MLL, no firm daily loss limit
+    assert "max loss limit 2,000 USD (trails end-of-day)" in metrics["rules"]
+    assert "no daily loss limit" in metrics["rules"]
     assert metrics["trades"] < 50  # 673 without a plan (test above)
     assert metrics["refused_entries"] > 100
     # The indicators' bounded window (a 14-session ATR reads 71 sessions) opens trading in April 2019;

@@ -96,6 +96,7 @@ def _account_context(request: HttpRequest, account: TradingAccount) -> dict[str,
         "positions": execution_selectors.position_list_open(tenant=tenant, account=account),
         "orders": execution_selectors.order_list_open(tenant=tenant, account=account)[:100],
         "strategies": selectors.account_strategies(tenant=tenant, account=account),
+        "rules": execution_selectors.account_rules(account=account, session_date=session),
         "can_trade": can_trade(request),
     }
 
