@@ -147,8 +147,9 @@ class RiskProfileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RiskProfile
-        fields = (*RISK_PROFILE_EDITABLE, "updated_at")
-        read_only_fields = ("updated_at",)
+        # A loosening made while a session is open waits in pending_changes until pending_from.
+        fields = (*RISK_PROFILE_EDITABLE, "pending_changes", "pending_from", "updated_at")
+        read_only_fields = ("pending_changes", "pending_from", "updated_at")
 
 
 class ConnectionBriefSerializer(serializers.ModelSerializer):
