@@ -157,6 +157,7 @@ def copier_follower_cut_out(
         event="risk",
         title=f"{follower.name}: cut out of the copier desk of {lead.name if lead else '?'}",
         body=f"no more copied entries until the next session: {reason}",
+        fields={"Session": session_date.isoformat(), "Lead": lead.name if lead else "?"},
         account_id=follower.pk,
         dedupe_key=f"copier-cut-out:{follower.pk}:{session_date.isoformat()}",
     )
