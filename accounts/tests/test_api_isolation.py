@@ -47,6 +47,7 @@ OBJECT_CASES: list[tuple[str, str, Path, Body]] = [
     ),
     ("account_flatten", "post", lambda w: _account(w) + "flatten/", {"reason": "test"}),
     ("account_lock", "post", lambda w: _account(w) + "lock/", {"reason": "test"}),
+    ("account_copier", "post", lambda w: _account(w) + "copier/", {"lead": None}),
     (
         "account_summary",
         "get",
@@ -340,6 +341,7 @@ OWNER_ONLY = [
     ("post", lambda w: f"{API}/invitations/", {"email": "new@example.com", "role": "owner"}),
     ("get", lambda w: f"{API}/audit-log/", None),
     ("patch", lambda w: _account(w) + "risk-profile/", {"max_contracts": 1}),
+    ("post", lambda w: _account(w) + "copier/", {"lead": None}),
 ]
 
 
@@ -437,6 +439,7 @@ ROUTED_ACTIONS = {
     ("accounts", "flatten"),
     ("accounts", "lock"),
     ("accounts", "risk_profile"),
+    ("accounts", "copier"),
     ("broker-connections", "api_key"),
     ("strategies", "enable"),
     ("strategies", "disable"),
