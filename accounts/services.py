@@ -182,6 +182,8 @@ def trading_account_create(
         else plan.size_usd,
     )
     account.assert_same_tenant(connection)
+    # the login's row lock serialises account creation per trader: the Express count holds
+    list(BrokerConnection.objects.for_tenant(tenant).select_for_update().filter(pk=connection.pk))
     if connection.is_simulated:
         paper.simulator_account_check(tenant=tenant, projectx_account_id=projectx_account_id)
     account.full_clean(exclude=["tenant", "connection", "plan"])
@@ -317,38 +319,6 @@ def risk_profile_update(
     return profile
 
 
-@transaction.atomic
-def copier_follow(
-    *,
-    tenant: Tenant,
-    actor: AbstractBaseUser | None,
-    follower: TradingAccount,
-    lead: TradingAccount | None,
-) -> TradingAccount:
-    """Make `follower` copy `lead`'s strategy orders (None: stop copying). The rules are the
-    model's (`TradingAccount._clean_copier`); a follower cut out earlier is back in."""
-    follower.require_tenant(tenant)
-    if lead is not None:
-        lead.require_tenant(tenant)
-    # one change per desk at a time: the count of followers is read under the lead's row lock
-    locked = lead or follower
-    list(TradingAccount.objects.for_tenant(tenant).select_for_update().filter(pk=locked.pk))
-    before = snapshot(follower)
-    follower.copies_account = lead
-    follower.copier_cut_out_on, follower.copier_cut_out_reason = None, ""
-    follower.full_clean(exclude=["tenant", "connection", "plan"])
-    follower.save(update_fields=["copies_account", "copier_cut_out_on", "copier_cut_out_reason"])
-    audit_record(
-        tenant=tenant,
-        actor=actor,
-        action="trading_account.copier",
-        target=follower,
-        before=before,
-        after=snapshot(follower),
-    )
-    return follower
-
-
 def _open_session(now: datetime) -> date | None:
     """The trading date whose session is open at `now` (halts included), or None."""
     day = trading_date(now)
@@ -379,6 +349,38 @@ def risk_profile_apply_pending(*, profile: RiskProfile, session_date: date) -> R
         after=snapshot(profile),
     )
     return profile
+
+
+@transaction.atomic
+def copier_follow(
+    *,
+    tenant: Tenant,
+    actor: AbstractBaseUser | None,
+    follower: TradingAccount,
+    lead: TradingAccount | None,
+) -> TradingAccount:
+    """Make `follower` copy `lead`'s strategy orders (None: stop copying). The rules are the
+    model's (`TradingAccount._clean_copier`); a follower cut out earlier is back in."""
+    follower.require_tenant(tenant)
+    if lead is not None:
+        lead.require_tenant(tenant)
+    # one change per desk at a time: the count of followers is read under the lead's row lock
+    locked = lead or follower
+    list(TradingAccount.objects.for_tenant(tenant).select_for_update().filter(pk=locked.pk))
+    before = snapshot(follower)
+    follower.copies_account = lead
+    follower.copier_cut_out_on, follower.copier_cut_out_reason = None, ""
+    follower.full_clean(exclude=["tenant", "connection", "plan"])
+    follower.save(update_fields=["copies_account", "copier_cut_out_on", "copier_cut_out_reason"])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="trading_account.copier",
+        target=follower,
+        before=before,
+        after=snapshot(follower),
+    )
+    return follower
 
 
 @transaction.atomic

@@ -34,7 +34,7 @@ Money is Decimal dollars; prices are Decimal and checked against the contract's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -803,22 +803,21 @@ _MINIS = frozenset({"ES", "NQ", "RTY", "YM", "CL", "GC"})
 
 
 def hedge_violation(
-    proposed: ProposedOrder, siblings: Mapping[str, Mapping[str, int]]
+    proposed: ProposedOrder, siblings: Iterable[tuple[str, str, int]]
 ) -> Violation | None:
     """An entry that would put this account opposite another account of the same trader on the
-    same product. `siblings` maps each other account's name to its open positions (contract ->
+    same product. `siblings` are the other accounts' open positions as (account name, contract,
     signed size). Working orders are not counted: a breakout's buy and sell stops, copied to
     several accounts, would otherwise refuse each other."""
     family = product_family(proposed.contract)
     direction = 1 if proposed.side == Side.BUY else -1
-    for name, positions in sorted(siblings.items()):
-        for contract, net in sorted(positions.items()):
-            if net * direction < 0 and product_family(contract) == family:
-                return Violation(
-                    GuardCode.HEDGE_ACROSS_ACCOUNTS,
-                    f"hedging across accounts is prohibited: {name} holds {net:+d} {contract}, "
-                    f"this {'buy' if direction > 0 else 'sell'} would be opposite it on {family}",
-                )
+    for name, contract, net in sorted(siblings):
+        if net * direction < 0 and product_family(contract) == family:
+            return Violation(
+                GuardCode.HEDGE_ACROSS_ACCOUNTS,
+                f"hedging across accounts is prohibited: {name} holds {net:+d} {contract}, "
+                f"this {'buy' if direction > 0 else 'sell'} would be opposite it on {family}",
+            )
     return None
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
@@ -52,7 +52,7 @@ class GateContext:
     state: risk.AccountRiskState
     day: AccountDay
     # the cross-account rules and protections (risk.py's last section)
-    siblings: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    siblings: tuple[tuple[str, str, int], ...] = ()
     protection: risk.ProtectionStop | None = None
 
 
@@ -141,7 +141,7 @@ def gate_context(*, account: TradingAccount, now: datetime | None = None) -> Gat
         limits=account_limits(account=account),
         state=state,
         day=day,
-        siblings=selectors.sibling_positions(account=account),
+        siblings=tuple(selectors.sibling_positions(account=account)),
         protection=_protection_stop(account, day, state, now),
     )
 

@@ -304,20 +304,16 @@ def fleet_accounts_holding(*, environment: str, contract_ids: list[str]) -> list
 # --- cross-account rules and protections --------------------------------------------------------
 
 
-def sibling_positions(*, account: TradingAccount) -> dict[str, dict[str, int]]:
+def sibling_positions(*, account: TradingAccount) -> list[tuple[str, str, int]]:
     """Open positions of the trader's other active accounts (same broker login = same trader),
-    by account name, for the hedging rule."""
-    rows = (
+    as (account name, contract id, signed size), for the hedging rule."""
+    return list(
         Position.objects.for_tenant(account.tenant_id)
         .filter(account__connection_id=account.connection_id, account__is_active=True)
         .exclude(account=account)
         .exclude(net_size=0)
         .values_list("account__name", "instrument__contract_id", "net_size")
     )
-    siblings: dict[str, dict[str, int]] = {}
-    for name, contract_id, net in rows:
-        siblings.setdefault(name, {})[contract_id] = net
-    return siblings
 
 
 def closed_trades_for_day(*, account: TradingAccount, session_date: date) -> list[risk.ClosedTrade]:

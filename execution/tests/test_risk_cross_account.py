@@ -47,7 +47,7 @@ def test_a_micro_and_its_mini_are_one_product(contract, family):
 
 
 def test_an_entry_opposite_another_account_on_the_same_product_is_refused():
-    siblings = {"TC-2": {"CON.F.US.EP.Z26": 2}}
+    siblings = [("TC-2", "CON.F.US.EP.Z26", 2)]
     for contract in ("CON.F.US.EP.Z26", "CON.F.US.MES.Z26", "CON.F.US.EP.H27"):
         found = risk.hedge_violation(order(contract, Side.SELL), siblings)
         assert found is not None
@@ -57,10 +57,16 @@ def test_an_entry_opposite_another_account_on_the_same_product_is_refused():
 
 
 def test_the_same_direction_or_another_product_is_no_hedge():
-    siblings = {"TC-2": {"CON.F.US.EP.Z26": 2, "CON.F.US.ENQ.Z26": 0}}
+    siblings = [("TC-2", "CON.F.US.EP.Z26", 2), ("TC-3", "CON.F.US.ENQ.Z26", 0)]
     assert risk.hedge_violation(order("CON.F.US.MES.Z26", Side.BUY), siblings) is None
     assert risk.hedge_violation(order("CON.F.US.ENQ.Z26", Side.SELL), siblings) is None
-    assert risk.hedge_violation(order("CON.F.US.MNQ.Z26", Side.SELL), {}) is None
+    assert risk.hedge_violation(order("CON.F.US.MNQ.Z26", Side.SELL), []) is None
+
+
+def test_every_sibling_position_counts_even_under_one_account_name():
+    siblings = [("Same", "CON.F.US.EP.Z26", 1), ("Same", "CON.F.US.EP.Z26", -1)]
+    assert risk.hedge_violation(order("ES", Side.BUY), siblings) is not None
+    assert risk.hedge_violation(order("ES", Side.SELL), siblings) is not None
 
 
 @given(
@@ -70,7 +76,7 @@ def test_the_same_direction_or_another_product_is_no_hedge():
 )
 def test_a_hedge_is_refused_exactly_when_the_directions_are_opposite(net, buy, micro):
     proposed = order("MES" if micro else "ES", Side.BUY if buy else Side.SELL)
-    found = risk.hedge_violation(proposed, {"other": {"CON.F.US.EP.Z26": net}})
+    found = risk.hedge_violation(proposed, [("other", "CON.F.US.EP.Z26", net)])
     assert (found is not None) == ((net > 0) != buy)
 
 
