@@ -1,11 +1,16 @@
-"""Configuring a copier desk through the API: owners only, the lead's rules answered as a 400 with
-the reason, a lead of another desk unknown (the rules: execution/tests/test_gate_cross_account.py)."""
+"""Configuring a copier desk through the API (owners only, the lead's rules answered as a 400 with
+the reason, a lead of another desk unknown) and the account page showing it (the rules:
+execution/tests/test_gate_cross_account.py)."""
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Role, TradingAccount
 from accounts.tests.factories import MembershipFactory, TradingAccountFactory, UserFactory
 from accounts.tests.test_api_support import client_for
+from execution.services import copier_follower_cut_out
+from markets.sessions import trading_date
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +58,21 @@ def test_a_trader_may_not_and_another_desks_lead_is_unknown(alice, account_a, fo
     response = set_lead(alice, follower, account_b)
     assert response.status_code == 400
     assert response.json() == {"lead": ["No such object."]}
+
+
+def test_the_account_page_shows_the_lead_and_a_cut_out(client, alice, account_a, follower):
+    set_lead(alice, follower, account_a)
+    client.force_login(alice)
+    url = reverse("account_detail", args=[follower.pk])
+    page = client.get(url).content.decode()
+    assert "Copier desk: copies the strategy orders of" in page
+    assert "cut out for this session" not in page
+    follower.refresh_from_db()
+    copier_follower_cut_out(
+        tenant=follower.tenant,
+        follower=follower,
+        session_date=trading_date(timezone.now()),
+        reason="account_locked: test",
+    )
+    page = client.get(url).content.decode()
+    assert "cut out for this session</strong>: account_locked: test" in page

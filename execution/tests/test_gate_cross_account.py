@@ -201,6 +201,9 @@ def test_a_copier_desk_follows_a_lead_with_the_smallest_position_limit(account, 
     assert AuditEntry.objects.for_tenant(lead.tenant).filter(action="trading_account.copier")
     with pytest.raises(ValidationError, match="a lead cannot copy another account"):
         account_services.copier_follow(tenant=lead.tenant, actor=None, follower=lead, lead=follower)
+    third = with_cap(TradingAccountFactory(tenant=lead.tenant, connection=lead.connection), 1)
+    with pytest.raises(ValidationError, match="TC-1 leads a copier desk; it cannot copy"):
+        account_services.copier_follow(tenant=lead.tenant, actor=None, follower=lead, lead=third)
 
 
 def test_a_lead_with_a_larger_limit_than_a_follower_is_refused(account, sibling):
