@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 TAG_PREFIX = "s:"  # customTag of a strategy's entry: "s:c12/2025-03-03#1:buy"
 COPY_PREFIX = "copy:"  # its copy on a follower account: "copy:c12/2025-03-03#1:buy"
 PLACE_DEADLINE = timedelta(minutes=2)
+_REFUSED = (trading.InvalidOrder, trading.InvalidStopMove, ValueError)  # the action cannot be done
 _INTENTS = {cls.__name__: cls for cls in (PlaceBracket, ModifyStop, CancelOrder, Flatten)}
 _ACTIONS = {
     PlaceBracket: "place",
@@ -132,7 +133,7 @@ def decisions_carry_out(*, runtime: StrategyRuntime, now: datetime | None = None
             )
             logger.warning("decision %s waits for the broker: %s", decision.pk, exc)
             break
-        except (trading.InvalidOrder, trading.InvalidStopMove, ValueError) as exc:
+        except _REFUSED as exc:
             status, outcome = DecisionStatus.FAILED, str(exc)
         finished += StrategyDecision.all_tenants.filter(
             pk=decision.pk, status=DecisionStatus.PENDING
@@ -158,14 +159,18 @@ def _carry_out(decision: StrategyDecision, now: datetime) -> tuple[str, str]:
     return status, "; ".join([outcome, *copies])
 
 
+def _last_price(decision: StrategyDecision) -> Decimal | None:
+    last = decision.intent.get("last_price")
+    return Decimal(last) if last else None
+
+
 def _act(
     decision: StrategyDecision, intent: Intent, account: TradingAccount, prefix: str, now: datetime
 ) -> tuple[str, str]:
     """Carry out `intent` on `account` (the desk's, or a follower's with the copy prefix)."""
     runtime = decision.runtime
     if isinstance(intent, PlaceBracket):
-        last = decision.intent.get("last_price")
-        order = _place(runtime, account, prefix, intent, Decimal(last) if last else None, now)
+        order = _place(runtime, account, prefix, intent, _last_price(decision), now)
         why = f": {order.rejection_reason}" if order.rejection_reason else ""
         return DecisionStatus.DONE, f"order {order.pk} {order.status}{why}"
     if isinstance(intent, Flatten):
@@ -205,7 +210,7 @@ def _copy(decision: StrategyDecision, intent: Intent, now: datetime) -> list[str
                 outcome = _copy_entry(decision, intent, follower, now)
             else:
                 outcome = _act(decision, intent, follower, COPY_PREFIX, now)[1]
-        except (trading.InvalidOrder, trading.InvalidStopMove, ValueError) as exc:
+        except _REFUSED as exc:
             outcome = f"failed: {exc}"  # a follower's trouble never stops the lead or the others
         outcomes.append(f"{follower.name}: {outcome}")
     return outcomes
@@ -220,9 +225,7 @@ def _copy_entry(
     session_date = trading_date(now)
     if follower.copier_cut_out_on == session_date:
         return f"cut out for the session ({follower.copier_cut_out_reason})"
-    last = decision.intent.get("last_price")
-    last_price = Decimal(last) if last else None
-    order = _place(decision.runtime, follower, COPY_PREFIX, intent, last_price, now)
+    order = _place(decision.runtime, follower, COPY_PREFIX, intent, _last_price(decision), now)
     if order.status != OrderStatus.REJECTED:
         return f"order {order.pk} {order.status}"
     copier_follower_cut_out(
