@@ -107,6 +107,7 @@ class TradingAccountForm(forms.ModelForm):
             "plan",
             "starting_balance_usd",
             "is_active",
+            "copies_account",
         )
 
     def clean(self):

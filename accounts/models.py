@@ -208,6 +208,10 @@ class BracketMode(models.TextChoices):
     POSITION = "position", "Position Brackets"
 
 
+MAX_EXPRESS_ACCOUNTS = 5  # per trader (broker login), TopstepX's rule
+MAX_COPIER_ACCOUNTS = 5  # a lead and its followers, as TopstepX's trade copier
+
+
 class TradingAccount(TenantOwned):
     """One ProjectX trading account under a broker connection."""
 
@@ -229,6 +233,19 @@ class TradingAccount(TenantOwned):
         "brackets, so entries go without them and the platform places stop and target after "
         "the fill (execution/brackets.py).",
     )
+    # Copier desk (as TopstepX's trade copier): a follower copies the lead's strategy orders.
+    copies_account = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="copier_followers",
+        help_text="The lead account whose strategies' orders this account copies.",
+    )
+    copier_cut_out_on = models.DateField(
+        null=True, blank=True, help_text="Trading date on which a limit of its own cut it out."
+    )
+    copier_cut_out_reason = models.TextField(blank=True)
 
     class Meta(TenantOwned.Meta):
         constraints = [
@@ -243,6 +260,66 @@ class TradingAccount(TenantOwned):
     @property
     def is_simulated(self) -> bool:
         return self.connection.is_simulated
+
+    def clean(self) -> None:
+        """Runs on create, sync and every admin edit (plan change, reactivation, copier)."""
+        self._clean_copier()
+        self._clean_express_count()
+
+    def _clean_copier(self) -> None:
+        """A copier desk, as TopstepX's trade copier: accounts of one trader (broker login), at
+        most five in all, and the lead has the smallest position limit, so an order the lead may
+        take never exceeds a follower's cap by construction (each follower is still checked on
+        its own limits)."""
+        lead = self.copies_account
+        if lead is None:
+            return
+        if self.pk is None:
+            raise ValidationError("create the account first, then make it a follower")
+        if lead.pk == self.pk or lead.copies_account_id is not None:
+            raise ValidationError("a lead cannot copy another account, nor itself")
+        if self.copier_followers.exists():
+            raise ValidationError(f"{self.name} leads a copier desk; it cannot copy {lead.name}")
+        if lead.connection_id != self.connection_id or lead.tenant_id != self.tenant_id:
+            raise ValidationError("a copier desk's accounts must share one broker login (trader)")
+        followers = [
+            *TradingAccount.all_tenants.filter(copies_account=lead)
+            .exclude(pk=self.pk)
+            .select_related("risk_profile"),
+            self,
+        ]
+        if len(followers) + 1 > MAX_COPIER_ACCOUNTS:
+            raise ValidationError(
+                f"a copier desk has at most {MAX_COPIER_ACCOUNTS} accounts (the lead and "
+                f"{MAX_COPIER_ACCOUNTS - 1} followers); {lead.name} has {len(followers) - 1}"
+            )
+        lead_cap = lead.risk_profile.max_contracts
+        for follower in followers:
+            cap = follower.risk_profile.max_contracts
+            if cap < lead_cap:
+                raise ValidationError(
+                    "the lead must be the account with the smallest position limit: "
+                    f"{lead.name} allows {lead_cap} contracts, {follower.name} only {cap}"
+                )
+
+    def _clean_express_count(self) -> None:
+        """TopstepX: a trader (one broker login) holds at most five active Express accounts."""
+        if not self.is_active or self.plan_id is None or self.connection_id is None:
+            return
+        if self.plan.program != Program.EXPRESS:
+            return
+        others = (
+            TradingAccount.all_tenants.filter(
+                connection_id=self.connection_id, is_active=True, plan__program=Program.EXPRESS
+            )
+            .exclude(pk=self.pk)
+            .count()
+        )
+        if others >= MAX_EXPRESS_ACCOUNTS:
+            raise ValidationError(
+                f"a trader may hold at most {MAX_EXPRESS_ACCOUNTS} Express Funded accounts; "
+                f"login {self.connection.username} already has {others} active"
+            )
 
 
 class RiskProfile(TenantOwned):
@@ -285,6 +362,28 @@ class RiskProfile(TenantOwned):
         default=time(15, 55), help_text="End-of-day flatten, New York time."
     )
     warning_share = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("0.800"))
+    # Protections (execution/risk.py Protections); null switches one off.
+    max_losing_trades = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Stop for the day after this many losing trades."
+    )
+    max_drawdown_usd = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Stop for the day once the day's P&L is this far below the day's high.",
+    )
+    loss_streak = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Pause after this many losing trades in a row ..."
+    )
+    cooldown_minutes = models.PositiveSmallIntegerField(
+        default=30, help_text="... for this many minutes after the last loss."
+    )
+    # Loosenings made while a session was open wait here for the next session (the day roll).
+    pending_changes = models.JSONField(default=dict, blank=True)
+    pending_from = models.DateField(
+        null=True, blank=True, help_text="Trading date from which the pending changes apply."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantOwned.Meta):

@@ -159,3 +159,13 @@ def fleet_hub_logins() -> dict[int, tuple[BrokerConnection, list[int]]]:
         entry = logins.setdefault(account.connection_id, (account.connection, []))
         entry[1].append(account.projectx_account_id)
     return logins
+
+
+def copier_followers(*, lead: TradingAccount) -> QuerySet[TradingAccount]:
+    """The active accounts that copy `lead`'s strategy orders (its copier desk), in order."""
+    return (
+        TradingAccount.objects.for_tenant(lead.tenant_id)
+        .filter(copies_account=lead, is_active=True)
+        .select_related("connection", "tenant")
+        .order_by("pk")
+    )

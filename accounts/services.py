@@ -4,6 +4,7 @@ Every service takes the tenant first, checks that related rows share it, and rec
 """
 
 import secrets
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms.models import model_to_dict
+from django.utils import timezone
 
 from accounts import paper
 from accounts.crypto import decrypt_secret, encrypt_secret
@@ -26,7 +28,10 @@ from accounts.models import (
     Tenant,
     TradingAccount,
 )
+from execution import risk
 from execution.realtime import close_member_sockets
+from markets import calendar
+from markets.sessions import trading_date
 
 # Fields that hold secrets never enter an audit row, a log or an API response.
 SECRET_FIELDS = frozenset({"api_key_encrypted", "url_encrypted", "password"})
@@ -177,6 +182,8 @@ def trading_account_create(
         else plan.size_usd,
     )
     account.assert_same_tenant(connection)
+    # the login's row lock serialises account creation per trader: the Express count holds
+    list(BrokerConnection.objects.for_tenant(tenant).select_for_update().filter(pk=connection.pk))
     if connection.is_simulated:
         paper.simulator_account_check(tenant=tenant, projectx_account_id=projectx_account_id)
     account.full_clean(exclude=["tenant", "connection", "plan"])
@@ -262,21 +269,47 @@ RISK_PROFILE_EDITABLE = (
     "micro_ratio",
     "flat_by_et",
     "warning_share",
+    "max_losing_trades",
+    "max_drawdown_usd",
+    "loss_streak",
+    "cooldown_minutes",
 )
 
 
 @transaction.atomic
 def risk_profile_update(
-    *, tenant: Tenant, profile: RiskProfile, actor: AbstractBaseUser | None, **changes: Any
+    *,
+    tenant: Tenant,
+    profile: RiskProfile,
+    actor: AbstractBaseUser | None,
+    now: datetime | None = None,
+    **changes: Any,
 ) -> RiskProfile:
+    """Change an account's limits. Tightening applies at once; a loosening made while a session
+    is open waits in `pending_changes` for the next session (so no one loosens a limit on tilt;
+    `risk.loosens` decides per field). A tightening of a field drops its pending loosening."""
     unknown = set(changes) - set(RISK_PROFILE_EDITABLE)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "not an editable risk setting"))
     profile.require_tenant(tenant)
+    now = now or timezone.now()
     before = snapshot(profile)
+    old = {name: getattr(profile, name) for name in changes}
     for name, value in changes.items():
         setattr(profile, name, value)
-    profile.full_clean(exclude=["tenant", "account"])
+    profile.full_clean(exclude=["tenant", "account"])  # the limits as asked must be valid
+    pending = dict(profile.pending_changes)
+    session = _open_session(now)
+    for name, value in changes.items():
+        pending.pop(name, None)
+        if session is not None and risk.loosens(name, old[name], value):
+            pending[name] = _json_safe(value)
+            setattr(profile, name, old[name])
+    profile.pending_changes = pending
+    if not pending:
+        profile.pending_from = None
+    elif session is not None:
+        profile.pending_from = calendar.next_trading_day(session)
     profile.save()
     audit_record(
         tenant=tenant,
@@ -287,6 +320,70 @@ def risk_profile_update(
         after=snapshot(profile),
     )
     return profile
+
+
+def _open_session(now: datetime) -> date | None:
+    """The trading date whose session is open at `now` (halts included), or None."""
+    day = trading_date(now)
+    found = calendar.session(day)
+    return day if found is not None and found.open_at <= now < found.close_at else None
+
+
+@transaction.atomic
+def risk_profile_apply_pending(*, profile: RiskProfile, session_date: date) -> RiskProfile:
+    """Apply the loosenings that wait for `session_date` (the day roll calls this)."""
+    if not profile.pending_changes or profile.pending_from is None:
+        return profile
+    if profile.pending_from > session_date:
+        return profile
+    before = snapshot(profile)
+    for name, value in profile.pending_changes.items():
+        setattr(profile, name, profile._meta.get_field(name).to_python(value))
+    profile.pending_changes, profile.pending_from = {}, None
+    profile.full_clean(exclude=["tenant", "account"])
+    profile.save()
+    audit_record(
+        tenant=profile.tenant_id,
+        actor=None,
+        actor_label="trading day",
+        action="risk_profile.pending_applied",
+        target=profile,
+        before=before,
+        after=snapshot(profile),
+    )
+    return profile
+
+
+@transaction.atomic
+def copier_follow(
+    *,
+    tenant: Tenant,
+    actor: AbstractBaseUser | None,
+    follower: TradingAccount,
+    lead: TradingAccount | None,
+) -> TradingAccount:
+    """Make `follower` copy `lead`'s strategy orders (None: stop copying). The rules are the
+    model's (`TradingAccount._clean_copier`); a follower cut out earlier is back in."""
+    follower.require_tenant(tenant)
+    if lead is not None:
+        lead.require_tenant(tenant)
+    # one change per desk at a time: the count of followers is read under the lead's row lock
+    locked = lead or follower
+    list(TradingAccount.objects.for_tenant(tenant).select_for_update().filter(pk=locked.pk))
+    before = snapshot(follower)
+    follower.copies_account = lead
+    follower.copier_cut_out_on, follower.copier_cut_out_reason = None, ""
+    follower.full_clean(exclude=["tenant", "connection", "plan"])
+    follower.save(update_fields=["copies_account", "copier_cut_out_on", "copier_cut_out_reason"])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="trading_account.copier",
+        target=follower,
+        before=before,
+        after=snapshot(follower),
+    )
+    return follower
 
 
 @transaction.atomic

@@ -9,7 +9,10 @@ Run from the repository root against a scratch database (it creates a tenant, an
 positions and working orders, and deletes nothing):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/h8_bench .venv/bin/python bench/pretrade_check.py \
-        [--n 20000] [--db-n 500]
+        [--n 20000] [--db-n 500] [--cross-account]
+
+`--cross-account` adds what the cross-account rules read: a sibling account of the same login
+holding a position (hedging) and three protections on the account with 20 closed trades today.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def _percentiles(samples_ns: list[int]) -> str:
     )
 
 
-def _setup():
+def _setup(cross_account: bool):
     import django
 
     django.setup()
@@ -67,16 +70,47 @@ def _setup():
         OrderFactory(
             tenant=account.tenant, account=account, instrument=mes, size=size, role="entry"
         )
+    if cross_account:
+        _cross_account(account, es)
     return account, es
+
+
+def _cross_account(account, es) -> None:
+    from datetime import timedelta
+
+    from accounts.tests.factories import TradingAccountFactory
+    from execution.models import Fill, Position
+
+    sibling = TradingAccountFactory(tenant=account.tenant, connection=account.connection)
+    Position.all_tenants.create(tenant=account.tenant, account=sibling, instrument=es, net_size=1)
+    profile = account.risk_profile
+    profile.max_losing_trades, profile.loss_streak = 50, 50
+    profile.max_drawdown_usd = Decimal("100000")
+    profile.save()
+    first = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    for n in range(20):
+        Fill.all_tenants.create(
+            tenant=account.tenant,
+            account=account,
+            instrument=es,
+            broker_trade_id=n + 1,
+            side=1,
+            size=1,
+            price=Decimal("5000"),
+            fees_usd=Decimal("1.40"),
+            realized_pnl_usd=Decimal(25 if n % 2 else -25),
+            executed_at=first + timedelta(minutes=n),
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="pure checks to time")
     parser.add_argument("--db-n", type=int, default=500, help="full gates (with DB reads) to time")
+    parser.add_argument("--cross-account", action="store_true", help="a sibling and protections")
     args = parser.parse_args()
 
-    account, es = _setup()
+    account, es = _setup(args.cross_account)
     from execution import risk, risk_gate
     from markets.fills import OrderKind, Side
 

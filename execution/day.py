@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import TradingAccount
-from accounts.services import audit_record
+from accounts.services import audit_record, risk_profile_apply_pending
 from execution import risk, risk_gate
 from execution.broker import gateway_client_for
 from execution.gateway.types import BarUnit
@@ -128,8 +128,12 @@ def day_close_due(*, now: datetime | None = None) -> list[AccountDay]:
 
 @transaction.atomic
 def account_day_roll(*, day: AccountDay, now: datetime) -> AccountDay:
-    """Close `day` at its balance and open the next trading date from it (risk.roll_trading_day)."""
+    """Close `day` at its balance and open the next trading date from it (risk.roll_trading_day);
+    loosened limits that waited for the next session apply first."""
     account = day.account
+    risk_profile_apply_pending(
+        profile=account.risk_profile, session_date=calendar.next_trading_day(day.session_date)
+    )
     limits = risk_gate.account_limits(account=account)
     rolled = risk.roll_trading_day(
         limits, risk_gate.risk_state_from_rows(account=account, day=day, now=now), day.balance_usd

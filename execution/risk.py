@@ -45,7 +45,7 @@ Money is Decimal dollars; prices are Decimal and checked against the contract's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -939,3 +939,208 @@ def trade_risk_usd(
     if stop_loss_ticks is None:
         return None
     return abs(stop_loss_ticks) * tick_value_usd * size + 2 * fee_per_side_usd * size
+
+
+# --- cross-account rules and protections ---------------------------------------------------------
+#
+# Rules that look beyond one order on one account: hedging across one trader's accounts, the
+# protections that stop a day (after losing trades, a drawdown from the day's high, a loss
+# streak), and which change of a limit tightens it. The gate (execution/risk_gate.py) adds their
+# violations to `check_order`'s for entries; exits are never blocked by them.
+
+
+class GuardCode(StrEnum):
+    HEDGE_ACROSS_ACCOUNTS = "hedge_across_accounts"
+    PROTECTION_STOP = "protection_stop"
+
+
+def product_family(contract: str) -> str:
+    """The product an order trades, for the hedging rule: a micro and its mini are one product
+    (MES and ES are both the S&P 500); an unknown contract is its own product."""
+    try:
+        spec = spec_for(contract)
+    except UnknownContract:
+        return contract
+    mini = spec.symbol[1:]
+    return mini if spec.is_micro and mini in _MINIS else spec.symbol
+
+
+_MINIS = frozenset({"ES", "NQ", "RTY", "YM", "CL", "GC"})
+
+
+def hedge_violation(
+    proposed: ProposedOrder, siblings: Iterable[tuple[str, str, int]]
+) -> Violation | None:
+    """An entry that would put this account opposite another account of the same trader on the
+    same product. `siblings` are the other accounts' open positions as (account name, contract,
+    signed size). Working orders are not counted: a breakout's buy and sell stops, copied to
+    several accounts, would otherwise refuse each other."""
+    family = product_family(proposed.contract)
+    direction = 1 if proposed.side == Side.BUY else -1
+    for name, contract, net in sorted(siblings):
+        if net * direction < 0 and product_family(contract) == family:
+            return Violation(
+                GuardCode.HEDGE_ACROSS_ACCOUNTS,
+                f"hedging across accounts is prohibited: {name} holds {net:+d} {contract}, "
+                f"this {'buy' if direction > 0 else 'sell'} would be opposite it on {family}",
+            )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Protections:
+    """Per-account protections (freqtrade's StoplossGuard, MaxDrawdown, CooldownPeriod as a
+    day rule). None switches one off.
+
+    - `max_losing_trades`: after this many losing trades in a trading day, stop for the day.
+    - `max_drawdown_usd`: stop for the day once the day's P&L (closed trades plus open P&L) is
+      this far below its high (the best cumulative P&L of the day's closed trades, at least 0).
+    - `loss_streak` + `cooldown`: after this many losing trades in a row, no entries until
+      `cooldown` after the last loss (each further loss restarts it; a win ends the streak).
+    """
+
+    max_losing_trades: int | None = None
+    max_drawdown_usd: Decimal | None = None
+    loss_streak: int | None = None
+    cooldown: timedelta = timedelta(minutes=30)
+
+    def __post_init__(self) -> None:
+        for name in ("max_losing_trades", "loss_streak"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or None, got {value}")
+        if self.max_drawdown_usd is not None and self.max_drawdown_usd <= 0:
+            raise ValueError(f"max_drawdown_usd must be > 0 or None, got {self.max_drawdown_usd}")
+        if self.cooldown < timedelta(0):
+            raise ValueError(f"cooldown must be >= 0, got {self.cooldown}")
+
+    @property
+    def any_on(self) -> bool:
+        return any(
+            v is not None for v in (self.max_losing_trades, self.max_drawdown_usd, self.loss_streak)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedTrade:
+    """One closed trade of the day: when it closed and its net result (P&L after fees)."""
+
+    closed_at: datetime
+    net_pnl_usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionStop:
+    """Which protection stopped new entries, why, and until when."""
+
+    protection: str  # losing_trades | max_drawdown | loss_streak
+    message: str
+    until: datetime
+
+    def violation(self) -> Violation:
+        return Violation(
+            GuardCode.PROTECTION_STOP,
+            f"{self.protection}: {self.message}; no new entries until {self.until.isoformat()}",
+        )
+
+
+def protection_stop(
+    protections: Protections,
+    trades: Sequence[ClosedTrade],
+    open_pnl_usd: Decimal,
+    now: datetime,
+    day_ends_at: datetime,
+) -> ProtectionStop | None:
+    """The first protection that stops entries at `now`, or None. `trades` are the trading
+    day's closed trades in order; `day_ends_at` is when the trading day rolls."""
+    if now.tzinfo is None:
+        raise NaiveDatetime(f"{now.isoformat()} has no time zone; pass an aware datetime")
+    losses = sum(1 for t in trades if t.net_pnl_usd < 0)
+    limit = protections.max_losing_trades
+    if limit is not None and losses >= limit:
+        return ProtectionStop(
+            "losing_trades", f"{losses} losing trades today (limit {limit})", day_ends_at
+        )
+    stop = _drawdown_stop(protections.max_drawdown_usd, trades, open_pnl_usd, day_ends_at)
+    if stop is not None:
+        return stop
+    return _streak_stop(protections, trades, now)
+
+
+def _drawdown_stop(
+    limit: Decimal | None, trades: Sequence[ClosedTrade], open_pnl: Decimal, day_ends_at: datetime
+) -> ProtectionStop | None:
+    if limit is None:
+        return None
+    high = running = _ZERO
+    for trade in trades:
+        running += trade.net_pnl_usd
+        high = max(high, running)
+    drawdown = high - (running + open_pnl)
+    if drawdown < limit:
+        return None
+    return ProtectionStop(
+        "max_drawdown",
+        f"day P&L {running + open_pnl} is {drawdown} below the day's high {high} (limit {limit})",
+        day_ends_at,
+    )
+
+
+def _streak_stop(
+    protections: Protections, trades: Sequence[ClosedTrade], now: datetime
+) -> ProtectionStop | None:
+    need = protections.loss_streak
+    if need is None:
+        return None
+    streak = 0
+    for trade in reversed(trades):
+        if trade.net_pnl_usd >= 0:
+            break
+        streak += 1
+    if streak < need:
+        return None
+    until = trades[-1].closed_at + protections.cooldown
+    if now >= until:
+        return None
+    return ProtectionStop("loss_streak", f"{streak} losing trades in a row (limit {need})", until)
+
+
+# Which way each limit tightens: "lower" (a smaller number is stricter; None = no limit, the
+# loosest), "higher", "earlier" (a time), "on" (True is stricter) or an ordered tuple of choices,
+# loosest first. One table, so a new limit is one row.
+TIGHTER_WHEN: dict[str, str | tuple[str, ...]] = {
+    "is_daily_loss_enforced": "on",
+    "daily_loss_limit_usd": "lower",
+    "daily_loss_action": tuple(action.value for action in DailyLossAction),  # alert is loosest
+    "is_consistency_guarded": "on",
+    "max_loss_limit_usd": "lower",
+    "mll_mode": (MllMode.END_OF_DAY.value, MllMode.INTRADAY.value),
+    "mll_lock_balance_usd": "higher",
+    "max_contracts": "lower",
+    "micro_ratio": "lower",  # micros count 1/ratio of a mini: a smaller ratio counts them more
+    "flat_by_et": "earlier",
+    "warning_share": "lower",
+    "max_losing_trades": "lower",
+    "max_drawdown_usd": "lower",
+    "loss_streak": "lower",
+    "cooldown_minutes": "higher",
+}
+
+
+def loosens(field_name: str, old: object, new: object) -> bool:
+    """Whether changing `field_name` from `old` to `new` loosens the limit (an unknown field
+    counts as loosening: the cautious reading)."""
+    if old == new:
+        return False
+    way = TIGHTER_WHEN.get(field_name)
+    if way is None:
+        return True
+    if isinstance(way, tuple):
+        return way.index(str(new)) < way.index(str(old))
+    if way == "on":
+        return not new
+    if way == "lower":
+        return new is None or (old is not None and new > old)  # type: ignore[operator]
+    if way == "higher":
+        return new is None or (old is not None and new < old)  # type: ignore[operator]
+    return new > old  # type: ignore[operator]  # "earlier"

@@ -39,7 +39,7 @@ from execution.services import (
 )
 from execution.sources import market_source_for
 from markets import calendar
-from markets.sessions import NEW_YORK, trading_date
+from markets.sessions import NEW_YORK, globex_session, trading_date
 from notifications.services import notify
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ class GateContext:
     limits: risk.RiskLimits
     state: risk.AccountRiskState
     day: AccountDay
+    # the cross-account rules and protections (risk.py's last section)
+    siblings: tuple[tuple[str, str, int], ...] = ()
+    protection: risk.ProtectionStop | None = None
 
 
 def account_limits(*, account: TradingAccount) -> risk.RiskLimits:
@@ -145,18 +148,43 @@ def _has_failed(account: TradingAccount, day: AccountDay) -> bool:
 def gate_context(*, account: TradingAccount, now: datetime | None = None) -> GateContext:
     now = now or timezone.now()
     day = account_day_get_or_open(account=account, session_date=trading_date(now))
+    state = risk_state_from_rows(account=account, day=day, now=now)
     return GateContext(
         limits=account_limits(account=account),
-        state=risk_state_from_rows(account=account, day=day, now=now),
+        state=state,
         day=day,
+        siblings=tuple(selectors.sibling_positions(account=account)),
+        protection=_protection_stop(account, day, state, now),
     )
+
+
+def _protection_stop(
+    account: TradingAccount, day: AccountDay, state: risk.AccountRiskState, now: datetime
+) -> risk.ProtectionStop | None:
+    """The protection that stops entries now, if any (the day ends at the session's close)."""
+    protections = selectors.protections_for_account(account=account)
+    if not protections.any_on:
+        return None  # none configured: skip the read
+    day_ends_at = globex_session(day.session_date)[1]
+    if state.session_close_at is not None:
+        day_ends_at = min(day_ends_at, state.session_close_at)
+    trades = selectors.closed_trades_for_day(account=account, session_date=day.session_date)
+    return risk.protection_stop(protections, trades, state.unrealized_pnl_usd, now, day_ends_at)
 
 
 def check(
     context: GateContext, proposed: risk.ProposedOrder, *, now: datetime
 ) -> risk.RiskDecision:
-    """The pre-trade verdict on one order (pure; `context` was read once)."""
-    return risk.check_order(context.limits, context.state, proposed, now)
+    """The pre-trade verdict on one order (pure; `context` was read once): the account's own
+    rules, then, for an entry, the cross-account rules and protections."""
+    decision = risk.check_order(context.limits, context.state, proposed, now)
+    if decision.is_reducing:
+        return decision
+    extra = [risk.hedge_violation(proposed, context.siblings)]
+    if context.protection is not None:
+        extra.append(context.protection.violation())
+    found = tuple(v for v in extra if v is not None)
+    return replace(decision, violations=decision.violations + found) if found else decision
 
 
 def reason_text(decision: risk.RiskDecision) -> str:

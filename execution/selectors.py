@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import F, Max, QuerySet, Sum
@@ -392,4 +392,43 @@ def account_rules(*, account: TradingAccount, session_date: date) -> AccountRule
         is_consistency_guarded=limits.is_consistency_guarded,
         consistency=risk.consistency_of(limits, state),
         rules_source=account.plan.rules_source,
+    )
+
+
+# --- cross-account rules and protections --------------------------------------------------------
+
+
+def sibling_positions(*, account: TradingAccount) -> list[tuple[str, str, int]]:
+    """Open positions of the trader's other active accounts (same broker login = same trader),
+    as (account name, contract id, signed size), for the hedging rule."""
+    return list(
+        Position.objects.for_tenant(account.tenant_id)
+        .filter(account__connection_id=account.connection_id, account__is_active=True)
+        .exclude(account=account)
+        .exclude(net_size=0)
+        .values_list("account__name", "instrument__contract_id", "net_size")
+    )
+
+
+def closed_trades_for_day(*, account: TradingAccount, session_date: date) -> list[risk.ClosedTrade]:
+    """The trading day's closing fills (those with a realised P&L) as trades, net of their fees,
+    in order, for the protections."""
+    start, end = trading_date_bounds(date_from=session_date, date_to=session_date)
+    rows = (
+        Fill.objects.for_tenant(account.tenant_id)
+        .filter(account=account, executed_at__gte=start, executed_at__lt=end)
+        .exclude(realized_pnl_usd=None)
+        .order_by("executed_at", "pk")
+        .values_list("executed_at", "realized_pnl_usd", "fees_usd")
+    )
+    return [risk.ClosedTrade(at, pnl - fees) for at, pnl, fees in rows]
+
+
+def protections_for_account(*, account: TradingAccount) -> risk.Protections:
+    profile = account.risk_profile
+    return risk.Protections(
+        max_losing_trades=profile.max_losing_trades,
+        max_drawdown_usd=profile.max_drawdown_usd,
+        loss_streak=profile.loss_streak,
+        cooldown=timedelta(minutes=profile.cooldown_minutes),
     )

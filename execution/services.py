@@ -11,10 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Tenant, TradingAccount
-from accounts.services import audit_record, snapshot
+from accounts.services import audit_record, risk_profile_apply_pending, snapshot
 from execution.models import AccountDay
 from execution.selectors import risk_limits_for_account
 from markets.sessions import trading_date
+from notifications.services import notify
 
 
 def account_day_get_or_open(*, account: TradingAccount, session_date=None) -> AccountDay:
@@ -27,6 +28,8 @@ def account_day_get_or_open(*, account: TradingAccount, session_date=None) -> Ac
     )
     if day is not None:
         return day
+    # A new session's first row: loosenings that waited for it apply (if the roll has not).
+    risk_profile_apply_pending(profile=account.risk_profile, session_date=session_date)
     previous = (
         AccountDay.objects.for_tenant(account.tenant_id)
         .filter(account=account, session_date__lt=session_date)
@@ -123,3 +126,39 @@ def account_cancel_open_orders_request(
             account_cancel_open_orders_task, tenant_id=tenant.pk, account_id=account.pk
         )
     )
+
+
+@transaction.atomic
+def copier_follower_cut_out(
+    *, tenant: Tenant, follower: TradingAccount, session_date: date, reason: str
+) -> bool:
+    """Cut a follower out of its copier desk for the rest of `session_date` (it hit a limit of its
+    own); the lead and the other followers go on. Audited and told to the trader, once a day."""
+    follower.require_tenant(tenant)
+    cut = (
+        TradingAccount.objects.for_tenant(tenant)
+        .filter(pk=follower.pk)
+        .exclude(copier_cut_out_on=session_date)
+        .update(copier_cut_out_on=session_date, copier_cut_out_reason=reason)
+    )
+    if not cut:
+        return False
+    lead = follower.copies_account
+    audit_record(
+        tenant=tenant,
+        actor=None,
+        actor_label="copier",
+        action="trading_account.copier_cut_out",
+        target=follower,
+        after={"session_date": session_date.isoformat(), "reason": reason},
+    )
+    notify(
+        tenant_id=tenant.pk,
+        event="risk",
+        title=f"{follower.name}: cut out of the copier desk of {lead.name if lead else '?'}",
+        body=f"no more copied entries until the next session: {reason}",
+        fields={"Session": session_date.isoformat(), "Lead": lead.name if lead else "?"},
+        account_id=follower.pk,
+        dedupe_key=f"copier-cut-out:{follower.pk}:{session_date.isoformat()}",
+    )
+    return True

@@ -147,8 +147,9 @@ class RiskProfileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RiskProfile
-        fields = (*RISK_PROFILE_EDITABLE, "updated_at")
-        read_only_fields = ("updated_at",)
+        # A loosening made while a session is open waits in pending_changes until pending_from.
+        fields = (*RISK_PROFILE_EDITABLE, "pending_changes", "pending_from", "updated_at")
+        read_only_fields = ("pending_changes", "pending_from", "updated_at")
 
 
 class ConnectionBriefSerializer(serializers.ModelSerializer):
@@ -166,6 +167,9 @@ class TradingAccountSerializer(serializers.ModelSerializer):
     connection = ConnectionBriefSerializer(read_only=True)
     is_simulated = serializers.BooleanField(read_only=True)
     risk_profile = RiskProfileSerializer(read_only=True, allow_null=True)
+    copies_account = TenantRelatedField(
+        selector=selectors.trading_account_list, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = TradingAccount
@@ -179,9 +183,18 @@ class TradingAccountSerializer(serializers.ModelSerializer):
             "is_simulated",
             "connection",
             "risk_profile",
+            "copies_account",
+            "copier_cut_out_on",
+            "copier_cut_out_reason",
             "created_at",
         )
         read_only_fields = fields
+
+
+class CopierSerializer(serializers.Serializer):
+    """The lead whose strategy orders this account copies; null stops copying."""
+
+    lead = TenantRelatedField(selector=selectors.trading_account_list, allow_null=True)
 
 
 class TradingAccountCreateSerializer(serializers.Serializer):

@@ -75,7 +75,12 @@ class TradingAccountViewSet(
     serializer_class = s.TradingAccountSerializer
     input_serializer_class = s.TradingAccountCreateSerializer
     # Creating an account binds a broker login; risk limits guard the funded account: owners only.
-    write_roles = {"create": Role.OWNER, "paper": Role.OWNER, "risk_profile": Role.OWNER}
+    write_roles = {
+        "create": Role.OWNER,
+        "paper": Role.OWNER,
+        "risk_profile": Role.OWNER,
+        "copier": Role.OWNER,
+    }
 
     def scoped_queryset(self, *, tenant: Tenant) -> QuerySet[TradingAccount]:
         return selectors.trading_account_list(tenant=tenant)
@@ -149,6 +154,20 @@ class TradingAccountViewSet(
             tenant=self.tenant, account=account, actor=request.user, reason=reason
         )
         return Response(AccountDaySerializer(day).data)
+
+    @extend_schema(
+        request=s.CopierSerializer,
+        responses={200: s.TradingAccountSerializer},
+        summary="Copier desk: copy a lead account's strategy orders (null: stop copying)",
+    )
+    @action(detail=True, methods=["post"])
+    def copier(self, request: Request, public_id: str) -> Response:
+        follower = self.get_object()
+        lead = self.validated(s.CopierSerializer)["lead"]
+        services.copier_follow(tenant=self.tenant, actor=request.user, follower=follower, lead=lead)
+        return self.respond(
+            selectors.trading_account_get(tenant=self.tenant, account_id=follower.pk)
+        )
 
     @extend_schema(methods=["GET"], request=None, responses=s.RiskProfileSerializer)
     @extend_schema(

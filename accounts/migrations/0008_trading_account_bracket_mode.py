@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0006_personal_dll_and_plan_rules'),
+        ('accounts', '0007_protections_and_copier'),
     ]
 
     operations = [

@@ -48,6 +48,7 @@ OBJECT_CASES: list[tuple[str, str, Path, Body]] = [
     ("account_rules", "get", lambda w: _account(w) + "rules/", None),
     ("account_flatten", "post", lambda w: _account(w) + "flatten/", {"reason": "test"}),
     ("account_lock", "post", lambda w: _account(w) + "lock/", {"reason": "test"}),
+    ("account_copier", "post", lambda w: _account(w) + "copier/", {"lead": None}),
     (
         "account_summary",
         "get",
@@ -341,6 +342,7 @@ OWNER_ONLY = [
     ("post", lambda w: f"{API}/invitations/", {"email": "new@example.com", "role": "owner"}),
     ("get", lambda w: f"{API}/audit-log/", None),
     ("patch", lambda w: _account(w) + "risk-profile/", {"max_contracts": 1}),
+    ("post", lambda w: _account(w) + "copier/", {"lead": None}),
 ]
 
 
@@ -440,6 +442,7 @@ ROUTED_ACTIONS = {
     ("accounts", "lock"),
     ("accounts", "risk_profile"),
     ("accounts", "rules"),
+    ("accounts", "copier"),
     ("broker-connections", "api_key"),
     ("strategies", "enable"),
     ("strategies", "disable"),

@@ -19,10 +19,14 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from accounts.models import TradingAccount
+from accounts.selectors import copier_followers
 from execution import broker, trading
 from execution.gateway.errors import GatewayError
-from execution.models import OPEN_STATUSES, Order, OrderRole, OrderType
+from execution.models import OPEN_STATUSES, Order, OrderRole, OrderStatus, OrderType
+from execution.services import copier_follower_cut_out
 from markets.fills import OrderKind, Side
+from markets.sessions import trading_date
 from markets.ticks import from_ticks
 from strategies.engine.intents import CancelOrder, Flatten, Intent, ModifyStop, PlaceBracket
 from strategies.live.desk import config_id_of
@@ -31,7 +35,9 @@ from strategies.models import DecisionStatus, StrategyConfig, StrategyDecision, 
 logger = logging.getLogger(__name__)
 
 TAG_PREFIX = "s:"  # customTag of a strategy's entry: "s:c12/2025-03-03#1:buy"
+COPY_PREFIX = "copy:"  # its copy on a follower account: "copy:c12/2025-03-03#1:buy"
 PLACE_DEADLINE = timedelta(minutes=2)
+_REFUSED = (trading.InvalidOrder, trading.InvalidStopMove, ValueError)  # the action cannot be done
 _INTENTS = {cls.__name__: cls for cls in (PlaceBracket, ModifyStop, CancelOrder, Flatten)}
 _ACTIONS = {
     PlaceBracket: "place",
@@ -134,7 +140,7 @@ def decisions_carry_out(*, runtime: StrategyRuntime, now: datetime | None = None
             )
             logger.warning("decision %s waits for the broker: %s", decision.pk, exc)
             break
-        except (trading.InvalidOrder, trading.InvalidStopMove, ValueError) as exc:
+        except _REFUSED as exc:
             status, outcome = DecisionStatus.FAILED, str(exc)
         finished += StrategyDecision.all_tenants.filter(
             pk=decision.pk, status=DecisionStatus.PENDING
@@ -153,21 +159,33 @@ def _intent(decision: StrategyDecision) -> Intent:
 def _carry_out(decision: StrategyDecision, now: datetime) -> tuple[str, str]:
     intent = _intent(decision)
     runtime = decision.runtime
+    if isinstance(intent, PlaceBracket) and now - decision.decided_at > PLACE_DEADLINE:
+        return DecisionStatus.FAILED, "given up: not placed within 2 minutes of the decision"
+    status, outcome = _act(decision, intent, runtime.account, TAG_PREFIX, now)
+    copies = _copy(decision, intent, now) if status == DecisionStatus.DONE else []
+    return status, "; ".join([outcome, *copies])
+
+
+def _last_price(decision: StrategyDecision) -> Decimal | None:
+    last = decision.intent.get("last_price")
+    return Decimal(last) if last else None
+
+
+def _act(
+    decision: StrategyDecision, intent: Intent, account: TradingAccount, prefix: str, now: datetime
+) -> tuple[str, str]:
+    """Carry out `intent` on `account` (the desk's, or a follower's with the copy prefix)."""
+    runtime = decision.runtime
     if isinstance(intent, PlaceBracket):
-        if now - decision.decided_at > PLACE_DEADLINE:
-            return DecisionStatus.FAILED, "given up: not placed within 2 minutes of the decision"
-        last = decision.intent.get("last_price")
-        order = _place(runtime, intent, Decimal(last) if last else None, now)
+        order = _place(runtime, account, prefix, intent, _last_price(decision), now)
         why = f": {order.rejection_reason}" if order.rejection_reason else ""
         return DecisionStatus.DONE, f"order {order.pk} {order.status}{why}"
     if isinstance(intent, Flatten):
         broker.contract_flatten(
-            account=runtime.account,
-            contract_id=runtime.instrument.contract_id,
-            reason=intent.reason,
+            account=account, contract_id=runtime.instrument.contract_id, reason=intent.reason
         )
         return DecisionStatus.DONE, "cancelled what was working and closed the position"
-    entry = _tagged(runtime, intent.tag)
+    entry = _tagged(account, f"{prefix}{intent.tag}")
     if entry is None:
         return DecisionStatus.FAILED, f"no order tagged {intent.tag}"
     if isinstance(intent, CancelOrder):
@@ -185,8 +203,54 @@ def _carry_out(decision: StrategyDecision, now: datetime) -> tuple[str, str]:
     return DecisionStatus.DONE, f"stop {stop.pk} at {stop.stop_price}"
 
 
+# --- the copier desk -------------------------------------------------------------------------------
+
+
+def _copy(decision: StrategyDecision, intent: Intent, now: datetime) -> list[str]:
+    """Carry out a desk decision on each follower of its account (the copier desk), each order
+    through the follower's own risk gate. A follower whose copied entry its own limits refuse is
+    cut out for the rest of the session; exits still reach it, entries no longer do."""
+    outcomes = []
+    for follower in copier_followers(lead=decision.runtime.account):
+        try:
+            if isinstance(intent, PlaceBracket):
+                outcome = _copy_entry(decision, intent, follower, now)
+            else:
+                outcome = _act(decision, intent, follower, COPY_PREFIX, now)[1]
+        except _REFUSED as exc:
+            outcome = f"failed: {exc}"  # a follower's trouble never stops the lead or the others
+        outcomes.append(f"{follower.name}: {outcome}")
+    return outcomes
+
+
+def _copy_entry(
+    decision: StrategyDecision, intent: PlaceBracket, follower: TradingAccount, now: datetime
+) -> str:
+    lead_order = _tagged(decision.runtime.account, f"{TAG_PREFIX}{intent.tag}")
+    if lead_order is None or lead_order.status == OrderStatus.REJECTED:
+        return "not copied: the lead's order was refused"
+    session_date = trading_date(now)
+    if follower.copier_cut_out_on == session_date:
+        return f"cut out for the session ({follower.copier_cut_out_reason})"
+    order = _place(decision.runtime, follower, COPY_PREFIX, intent, _last_price(decision), now)
+    if order.status != OrderStatus.REJECTED:
+        return f"order {order.pk} {order.status}"
+    copier_follower_cut_out(
+        tenant=decision.runtime.tenant,
+        follower=follower,
+        session_date=session_date,
+        reason=order.rejection_reason,
+    )
+    return f"order {order.pk} rejected: {order.rejection_reason}; cut out for the session"
+
+
 def _place(
-    runtime: StrategyRuntime, intent: PlaceBracket, last_price: Decimal | None, now: datetime
+    runtime: StrategyRuntime,
+    account: TradingAccount,
+    prefix: str,
+    intent: PlaceBracket,
+    last_price: Decimal | None,
+    now: datetime,
 ) -> Order:
     instrument = runtime.instrument
     price = (
@@ -203,24 +267,26 @@ def _place(
         take_profit_ticks=intent.take_profit_ticks,
         role=OrderRole.ENTRY,
         last_price=last_price,
-        oco_group=f"{TAG_PREFIX}{intent.oco_group}" if intent.oco_group else "",
+        oco_group=f"{prefix}{intent.oco_group}" if intent.oco_group else "",
     )
-    config_id = config_id_of(intent.tag)
-    config = StrategyConfig.objects.for_tenant(runtime.tenant_id).filter(pk=config_id).first()
+    config = None  # a follower's copy belongs to no strategy of its own
+    if account.pk == runtime.account_id:
+        config_id = config_id_of(intent.tag)
+        config = StrategyConfig.objects.for_tenant(runtime.tenant_id).filter(pk=config_id).first()
     return trading.order_submit(
         tenant=runtime.tenant,
-        account=runtime.account,
+        account=account,
         proposal=proposal,
         strategy_config=config,
         now=now,
-        custom_tag=f"{TAG_PREFIX}{intent.tag}",
+        custom_tag=f"{prefix}{intent.tag}",
     )
 
 
-def _tagged(runtime: StrategyRuntime, tag: str) -> Order | None:
+def _tagged(account: TradingAccount, custom_tag: str) -> Order | None:
     return (
-        Order.objects.for_tenant(runtime.tenant_id)
-        .filter(account_id=runtime.account_id, custom_tag=f"{TAG_PREFIX}{tag}")
+        Order.objects.for_tenant(account.tenant_id)
+        .filter(account_id=account.pk, custom_tag=custom_tag)
         .first()
     )
 

@@ -199,7 +199,16 @@ def risk_edit(request: HttpRequest, account_id: int) -> HttpResponse:
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
-                messages.success(request, f"Risk limits of {account.name} saved.")
+                waiting = ", ".join(profile.pending_changes)
+                messages.success(
+                    request,
+                    f"Risk limits of {account.name} saved."
+                    + (
+                        f" Loosened while the session is open, waiting: {waiting}."
+                        if waiting
+                        else ""
+                    ),
+                )
                 return redirect("risk_edit", account_id=account.pk)
         status = 400
     else:
