@@ -9,11 +9,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import (
+    AccountPlan,
     AuditEntry,
     BrokerConnection,
     Invitation,
     Membership,
     NotificationChannel,
+    Program,
     Tenant,
     TradingAccount,
 )
@@ -159,3 +161,12 @@ def fleet_hub_logins() -> dict[int, tuple[BrokerConnection, list[int]]]:
         entry = logins.setdefault(account.connection_id, (account.connection, []))
         entry[1].append(account.projectx_account_id)
     return logins
+
+
+def express_plan_after(*, plan: AccountPlan) -> AccountPlan | None:
+    """The Express Funded plan a passed evaluation of ``plan`` leads to (same account size)."""
+    return (
+        AccountPlan.objects.filter(program=Program.EXPRESS, size_usd=plan.size_usd)
+        .order_by("code")
+        .first()
+    )

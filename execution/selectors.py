@@ -247,6 +247,7 @@ def risk_limits_for_plan(*, plan: AccountPlan) -> risk.RiskLimits:
         daily_loss_limit_usd=plan.daily_loss_limit_usd,
         mll_mode=risk.MllMode(plan.mll_mode),
         micro_ratio=plan.micro_ratio,
+        scaling=tuple((Decimal(str(above)), int(cap)) for above, cap in plan.scaling or ()),
     )
 
 
