@@ -15,6 +15,8 @@ import numpy as np
 from strategies.evaluation.attempt import Attempt, Outcome
 from strategies.evaluation.express import ExpressOutcome
 
+_CENT = Decimal("0.01")
+
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float] | None:
     """The Wilson score interval of a proportion (95 % by default); None without trials."""
@@ -53,6 +55,7 @@ def summarize(attempts: Sequence[Attempt], *, fee_usd: Decimal | None) -> dict[s
     days = [a.sessions for a in passed]
     headrooms = [float(a.min_headroom_usd) for a in attempts]
     attempts_per_pass = 1 / rate if rate else None
+    cost = _cost(attempts_per_pass, fee_usd)
     histogram = Counter(days)
     return {
         "attempts": len(attempts),
@@ -71,11 +74,11 @@ def summarize(attempts: Sequence[Attempt], *, fee_usd: Decimal | None) -> dict[s
         "headroom_usd": quartiles(headrooms),
         "expected_attempts_per_pass": attempts_per_pass,
         "expected_resets_per_pass": attempts_per_pass - 1 if attempts_per_pass else None,
-        "cost_per_pass_usd": _cost(attempts_per_pass, fee_usd),
+        "cost_per_pass_usd": cost,
         "refused_entries": sum(a.refused_entries for a in attempts),
         "daily_limit_days": sum(a.daily_limit_days for a in attempts),
         "replayed_days": sum(a.replayed_days for a in attempts),
-        "express": summarize_express(passed, cost_per_pass_usd=_cost(attempts_per_pass, fee_usd)),
+        "express": summarize_express(passed, cost_per_pass_usd=cost),
     }
 
 
@@ -98,21 +101,18 @@ def summarize_express(
     failed = [r for r in runs if r.outcome == ExpressOutcome.FAILED]
     amounts = [float(p.amount_usd) for r in runs for p in r.payouts]
     paid_per_run = [r.paid_usd for r in runs]
-    mean_paid = sum(paid_per_run, Decimal(0)) / len(runs) if runs else None
+    mean_paid = (sum(paid_per_run, Decimal(0)) / len(runs)).quantize(_CENT) if runs else None
     return {
         "runs": len(runs),
-        "horizon_sessions": max((r.sessions for r in runs), default=0),
         "with_payout": len(paid),
         "with_payout_share": len(paid) / len(runs) if runs else None,
         "payouts_per_run": quartiles([len(r.payouts) for r in runs]),
         "days_to_first_payout": quartiles([r.payouts[0].session for r in paid]),
         "payout_usd": quartiles(amounts),
         "paid_per_run_usd": quartiles([float(v) for v in paid_per_run]),
-        "mean_paid_per_run_usd": mean_paid.quantize(Decimal("0.01"))
-        if mean_paid is not None
-        else None,
+        "mean_paid_per_run_usd": mean_paid,
         "net_per_pass_usd": (
-            (mean_paid - cost_per_pass_usd).quantize(Decimal("0.01"))
+            (mean_paid - cost_per_pass_usd).quantize(_CENT)
             if mean_paid is not None and cost_per_pass_usd is not None
             else None
         ),
