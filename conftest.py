@@ -61,6 +61,9 @@ def _seeded_account_plans(request):
     seed(apps, None)
     fees = importlib.import_module("accounts.migrations.0004_plan_evaluation_fee").seed_fees
     fees(apps, None)
+    importlib.import_module("accounts.migrations.0005_express_payout_policy").seed_policy(
+        apps, None
+    )
     rules = importlib.import_module("accounts.migrations.0006_personal_dll_and_plan_rules")
     rules.apply_topstepx_rules(apps, None)
 

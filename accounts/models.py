@@ -196,6 +196,48 @@ class AccountPlan(models.Model):
     evaluation_fee_source = models.CharField(
         max_length=300, blank=True, help_text="Where the fee comes from, and when it was read."
     )
+    # Express Funded accounts: the payout policy (the Evaluation Lab's XFA stage; the scaling
+    # plan is `scaling_plan`). TopStep changes them often; docs/evaluation-lab.md says how sure
+    # each number is.
+    payout_winning_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Winning days needed since the last payout."
+    )
+    payout_winning_day_usd = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The net a day needs to count as a winning day.",
+    )
+    payout_consistency_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Consistency path: trading days needed since the last payout (empty: no path).",
+    )
+    payout_consistency_share = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="Consistency path: the best day must stay below this share of the cycle's profit.",
+    )
+    payout_balance_share = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="The share of the balance one payout may take.",
+    )
+    payout_cap_usd = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The most one payout may take (empty: no cap).",
+    )
+    payout_policy_source = models.CharField(
+        max_length=500, blank=True, help_text="Where the payout numbers come from, when read."
+    )
 
     def __str__(self) -> str:
         return f"{self.get_program_display()} {int(self.size_usd) // 1000}K"

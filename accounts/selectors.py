@@ -9,11 +9,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import (
+    AccountPlan,
     AuditEntry,
     BrokerConnection,
     Invitation,
     Membership,
     NotificationChannel,
+    Program,
     Tenant,
     TradingAccount,
 )
@@ -168,4 +170,13 @@ def copier_followers(*, lead: TradingAccount) -> QuerySet[TradingAccount]:
         .filter(copies_account=lead, is_active=True)
         .select_related("connection", "tenant")
         .order_by("pk")
+    )
+
+
+def express_plan_after(*, plan: AccountPlan) -> AccountPlan | None:
+    """The Express Funded plan a passed evaluation of ``plan`` leads to (same account size)."""
+    return (
+        AccountPlan.objects.filter(program=Program.EXPRESS, size_usd=plan.size_usd)
+        .order_by("code")
+        .first()
     )

@@ -8,8 +8,9 @@ Run from the repository root (target: under 30 s on the 2-core machine, loading 
 
 Prints the time of each stage (load, the one replay without rules, every start day under the
 plan, the Monte Carlo), how many days were settled by a replay under the plan, and the headline
-figures. Plans are TopStep's published defaults (``execution.risk.plan_limits``), so no database
-is needed. The data (../shared/data) is licensed for internal testing only.
+figures, then the Express Funded stage of the passed attempts (payouts and their paths). Plans
+are TopStep's published defaults (``execution.risk.plan_limits``; the payout policy as seeded by
+accounts/migrations/0005_express_payout_policy.py), so no database is needed. The data (../shared/data) is licensed for internal testing only.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from markets.ticks import spec_for
 from strategies.backtest import ReplayData
 from strategies.evaluation.attempt import Goal
 from strategies.evaluation.days import trace_days
-from strategies.evaluation.lab import evaluate_history, monte_carlo
+from strategies.evaluation.express import PayoutPolicy
+from strategies.evaluation.lab import ExpressStage, evaluate_history, monte_carlo
 from strategies.evaluation.stats import summarize
 
 DEFAULT_DATA = (
@@ -37,6 +39,15 @@ DEFAULT_DATA = (
     / "es_1min_2019-2023.csv.gz"
 )
 TARGETS = {50: Decimal(3000), 100: Decimal(6000), 150: Decimal(9000)}  # §8, Trading Combine
+# The XFA payout policy as the plan table is seeded (docs/evaluation-lab.md gives the sources).
+PAYOUTS = PayoutPolicy(
+    winning_days=5,
+    winning_day_usd=Decimal(150),
+    balance_share=Decimal("0.5"),
+    cap_usd=Decimal(5000),
+    consistency_days=3,
+    consistency_share=Decimal("0.4"),
+)
 
 
 def main() -> None:
@@ -51,6 +62,7 @@ def main() -> None:
     params = dict(p.split("=", 1) for p in args.param)
     limits = plan_limits("combine", args.size)
     goal = Goal(TARGETS[args.size], Decimal("0.5"))
+    express = ExpressStage(plan_limits("express", args.size), PAYOUTS)
     spec = spec_for("ES")
 
     started = time.perf_counter()
@@ -58,9 +70,9 @@ def main() -> None:
     loaded = time.perf_counter()
     trace = trace_days(args.strategy, params, data, spec)
     traced = time.perf_counter()
-    history = evaluate_history(trace, limits, goal, every=args.every)
+    history = evaluate_history(trace, limits, goal, every=args.every, express=express)
     evaluated = time.perf_counter()
-    paths = monte_carlo(trace, limits, goal, paths=args.paths, keep_paths=500)
+    paths = monte_carlo(trace, limits, goal, paths=args.paths, keep_paths=500, express=express)
     finished = time.perf_counter()
 
     print(f"{args.strategy} {params or ''} on {args.data.name}: {len(data.ts):,} bars, "
@@ -79,6 +91,15 @@ def main() -> None:
             f"; pass rate {rate}; median days to pass "
             f"{(s['days_to_pass'] or {}).get('median')}; days replayed {s['replayed_days']}"
         )
+        x = s["express"]
+        if x and x["runs"]:
+            print(
+                f"    XFA ({x['runs']} runs of up to {express.horizon} sessions): payout reached "
+                f"{x['with_payout_share']:.1%}, median days to the first "
+                f"{(x['days_to_first_payout'] or {}).get('median')}, paid per run mean "
+                f"{x['mean_paid_per_run_usd']} USD, paths {x['payout_paths']}, failed "
+                f"{x['failed']} ({x['failed_before_payout']} before a payout)"
+            )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from numbers import Integral
 
 __all__ = [
     "CONTRACT_SPECS",
@@ -20,6 +21,7 @@ __all__ = [
     "UnknownContract",
     "from_ticks",
     "pnl_usd",
+    "price_text",
     "spec_for",
     "to_ticks",
 ]
@@ -69,6 +71,17 @@ def from_ticks(ticks: int, tick_size: Decimal) -> Decimal:
     return ticks * tick_size
 
 
+def price_text(ticks: int | float, tick_size: Decimal) -> str:
+    """A price or a distance of ``ticks`` ticks as traders read it, with the tick size's decimals:
+    exact for whole ticks (27261 ES ticks: "6815.25"), rounded for a fractional number of ticks
+    such as an average (an ATR of 148.1 ticks: "37.02")."""
+    _check_tick_size(tick_size)
+    places = max(-int(tick_size.as_tuple().exponent), 0)
+    if isinstance(ticks, Integral):
+        return f"{from_ticks(int(ticks), tick_size):.{places}f}"
+    return f"{Decimal(repr(float(ticks))) * tick_size:.{places}f}"
+
+
 def pnl_usd(entry_ticks: int, exit_ticks: int, qty: int, tick_value: Decimal) -> Decimal:
     """Gross dollar P&L of `qty` contracts (negative for shorts) from entry to exit, before fees."""
     return (exit_ticks - entry_ticks) * qty * tick_value
@@ -106,6 +119,9 @@ class ContractSpec:
 
     def from_ticks(self, ticks: int) -> Decimal:
         return from_ticks(ticks, self.tick_size)
+
+    def price_text(self, ticks: int | float) -> str:
+        return price_text(ticks, self.tick_size)
 
     def pnl_usd(self, entry_ticks: int, exit_ticks: int, qty: int) -> Decimal:
         return pnl_usd(entry_ticks, exit_ticks, qty, self.tick_value)

@@ -22,7 +22,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Tenant
+from accounts.models import AccountPlan, Tenant
+from accounts.selectors import express_plan_after
 from accounts.services import audit_record
 from execution.selectors import risk_limits_for_plan
 from strategies.backtest.run import ReplayData, describe_rules, parameter_grid
@@ -35,7 +36,8 @@ from strategies.backtests import (
 )
 from strategies.evaluation.attempt import Attempt, Goal, Outcome
 from strategies.evaluation.days import trace_days
-from strategies.evaluation.lab import evaluate_history, monte_carlo, walk_forward
+from strategies.evaluation.express import ExpressRun, PayoutPolicy
+from strategies.evaluation.lab import ExpressStage, evaluate_history, monte_carlo, walk_forward
 from strategies.evaluation.stats import summarize
 from strategies.models import BacktestStatus, EvaluationRun
 from strategies.services import strategy_params_clean
@@ -43,6 +45,8 @@ from strategies.services import strategy_params_clean
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 FAN_PATHS = 500
 MAX_PATHS = 100_000
+EXPRESS_SESSIONS = 250  # how long a passed attempt trades its Express Funded Account (a year)
+EXPRESS_PATHS = 1_000  # Monte Carlo: passed paths that go on into the XFA (lab.monte_carlo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +111,15 @@ def evaluation_report(
     spec = contract_spec(inputs.contract)
     data = ReplayData.prepare(bars_load(source=inputs.bars_source, contract=spec))
     trace = trace_days(inputs.kind, inputs.params, data, spec)
+    xfa_plan = express_plan_after(plan=plan)
+    express = express_stage(xfa_plan) if xfa_plan is not None else None
     history = evaluate_history(
         trace,
         limits,
         goal,
         every=inputs.every,
         on_progress=_stage(on_progress, "history"),
+        express=express,
     )
     report: dict[str, Any] = {
         "strategy": inputs.kind,
@@ -127,6 +134,7 @@ def evaluation_report(
             "evaluation_fee_usd": _str(plan.evaluation_fee_usd),
             "evaluation_fee_source": plan.evaluation_fee_source,
         },
+        "express_plan": _express_plan_row(xfa_plan, express),
         "sessions": len(trace.days),
         "first_date": trace.days[0].trading_date.isoformat() if trace.days else None,
         "last_date": trace.days[-1].trading_date.isoformat() if trace.days else None,
@@ -145,6 +153,8 @@ def evaluation_report(
             seed=inputs.seed,
             keep_paths=min(FAN_PATHS, inputs.paths),
             on_progress=_stage(on_progress, "monte_carlo"),
+            express=express,
+            express_paths=EXPRESS_PATHS,
         )
         report["monte_carlo"] = {
             "paths": inputs.paths,
@@ -194,6 +204,50 @@ def evaluation_walk_forward(
     return _jsonable(result)
 
 
+def payout_policy(plan: AccountPlan) -> PayoutPolicy | None:
+    """The plan's payout policy (None when the table has none for it)."""
+    if plan.payout_winning_days is None or plan.payout_winning_day_usd is None:
+        return None
+    return PayoutPolicy(
+        winning_days=plan.payout_winning_days,
+        winning_day_usd=plan.payout_winning_day_usd,
+        balance_share=plan.payout_balance_share or Decimal(1),
+        cap_usd=plan.payout_cap_usd,
+        consistency_days=plan.payout_consistency_days,
+        consistency_share=plan.payout_consistency_share,
+    )
+
+
+def express_stage(plan: AccountPlan) -> ExpressStage | None:
+    """The XFA stage under an Express Funded plan's rules and payout policy."""
+    policy = payout_policy(plan)
+    if policy is None:
+        return None
+    return ExpressStage(risk_limits_for_plan(plan=plan), policy, EXPRESS_SESSIONS)
+
+
+def _express_plan_row(plan: AccountPlan | None, stage: ExpressStage | None) -> dict | None:
+    if plan is None or stage is None:
+        return None
+    policy = stage.policy
+    return {
+        "code": plan.code,
+        "name": str(plan),
+        "rules": describe_rules(stage.limits),
+        "sessions": stage.horizon,
+        "monte_carlo_paths": EXPRESS_PATHS,
+        "payout_policy": {
+            "winning_days": policy.winning_days,
+            "winning_day_usd": str(policy.winning_day_usd),
+            "consistency_days": policy.consistency_days,
+            "consistency_share": _str(policy.consistency_share),
+            "balance_share": str(policy.balance_share),
+            "cap_usd": _str(policy.cap_usd),
+            "source": plan.payout_policy_source,
+        },
+    }
+
+
 def fan_chart(attempts: Sequence[Attempt], horizon: int) -> dict[str, list[float]]:
     """Percentiles per session of the profit over the start and of the floor, across paths; a
     path that ended keeps its last value (a passed account stops trading, a failed one is out)."""
@@ -225,6 +279,26 @@ def _attempt_row(a: Attempt) -> dict[str, Any]:
         "profit_usd": str(a.profit_usd),
         "min_headroom_usd": str(a.min_headroom_usd),
         "reason": a.reason,
+        "express": _express_row(a.express) if a.express is not None else None,
+    }
+
+
+def _express_row(run: ExpressRun) -> dict[str, Any]:
+    return {
+        "outcome": run.outcome.value,
+        "sessions": run.sessions,
+        "reason": run.reason,
+        "days_to_first_payout": run.payouts[0].session if run.payouts else None,
+        "paid_usd": str(run.paid_usd),
+        "payouts": [
+            {
+                "date": p.day.isoformat(),
+                "session": p.session,
+                "amount_usd": str(p.amount_usd),
+                "path": p.path.value,
+            }
+            for p in run.payouts
+        ],
     }
 
 

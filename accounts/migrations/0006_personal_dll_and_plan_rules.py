@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_plan_evaluation_fee'),
+        ('accounts', '0005_express_payout_policy'),
     ]
 
     operations = [

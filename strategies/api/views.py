@@ -258,7 +258,19 @@ class EvaluationRunViewSet(
                 "its 95% Wilson interval, days_to_pass (min, q1, median, q3, max) and its "
                 "histogram, failure_reasons, min_headroom_usd (end of day), expected resets and "
                 "cost_per_pass_usd (the plan's fee); monte_carlo.fan: percentiles of the profit "
-                "and the floor per session; attempts: one row per start day."
+                "and the floor per session; attempts: one row per start day. "
+                "express_plan: the Express Funded plan a pass leads to (code, rules with the "
+                "scaling plan, sessions traded after the pass, monte_carlo_paths that go on into "
+                "it, payout_policy: winning_days, winning_day_usd, consistency_days, "
+                "consistency_share, balance_share, cap_usd, source), null when the plan table "
+                "has none. history.express and monte_carlo.express: runs, with_payout and "
+                "with_payout_share, payouts_per_run, days_to_first_payout, payout_usd and "
+                "paid_per_run_usd (min, q1, median, q3, max), mean_paid_per_run_usd, "
+                "net_per_pass_usd (less the expected evaluation cost of a pass), payout_paths "
+                "and first_payout_paths (winning_days, consistency), failed, "
+                "failed_before_payout, failure_reasons, funded_at_end. Each passed attempt "
+                "row's express: outcome (failed or funded), sessions, reason, "
+                "days_to_first_payout, paid_usd, payouts (date, session, amount_usd, path)."
             )
         ),
         summary="The report of a finished evaluation",

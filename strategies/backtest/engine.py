@@ -100,7 +100,7 @@ class Replay:
         self.C = np.asarray(bars.close, dtype=np.int64)  # type: ignore[attr-defined]
         self.V = np.asarray(bars.volume, dtype=np.int64)  # type: ignore[attr-defined]
         self.notes: list[tuple[int, str, str]] = []
-        self.ctx = Context(name, feed.value, self.notes)
+        self.ctx = Context(name, feed.value, self.notes, contract.tick_size)
         self.working: list[Order] = []
         self.pending_entries: list[Order] = []  # market entries: fill at the next bar's open
         self.position: Order | None = None
@@ -365,7 +365,7 @@ class Replay:
             self._decide(ts, intent.tag, "modify rejected", why)
             return [OrderUpdate(ts, intent.tag, "rejected", why)]
         pos.stop_price = new
-        self._decide(ts, intent.tag, "modify stop", f"{intent.reason} -> {new}")
+        self._decide(ts, intent.tag, "modify stop", f"{intent.reason} -> {self.ctx.price(new)}")
         return []
 
     def _cancel(self, tag: str, ts: int, reason: str) -> list[Event]:
@@ -478,7 +478,10 @@ class Replay:
         order.open_at(price, t)
         order.risk = self.account.levels(order.side, price, order.qty, 2 * order.qty * self.fee)
         self.position = order
-        self._decide(t, order.tag, "entry filled", f"{Side(order.side).name} {order.qty} @ {price}")
+        self._decide(
+            t, order.tag, "entry filled",
+            f"{Side(order.side).name} {order.qty} @ {self.ctx.price(price)}",
+        )  # fmt: skip
         events.append(Fill(t, order.tag, "entry", Side(order.side), order.qty, price))
         return order
 
@@ -542,7 +545,9 @@ class Replay:
         )
         self.trades.append(trade)
         self.account.realize(gross, fees)
-        self._decide(t, pos.tag, "exit filled", f"{role} @ {price}, {trade.pnl_usd} USD")
+        self._decide(
+            t, pos.tag, "exit filled", f"{role} @ {self.ctx.price(price)}, {trade.pnl_usd} USD"
+        )
         return Fill(t, pos.tag, role, Side(exit_side), pos.qty, price)
 
     def _after_fills(self, t: int) -> None:

@@ -256,6 +256,9 @@ def describe_rules(limits: risk.RiskLimits | None) -> str:
         f"daily loss limit {dll:,.0f} USD" if dll is not None else "no daily loss limit",
         f"max {limits.max_contracts} contracts",
     ]
+    if limits.scaling:
+        steps = ", ".join(f"{cap} above {above:,.0f} USD" for above, cap in limits.scaling)
+        parts[-1] += f" (scaling plan: {steps})"
     return ", ".join(parts)
 
 

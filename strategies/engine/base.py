@@ -18,8 +18,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import ClassVar
 
+from markets.ticks import price_text
 from strategies.engine.events import Event
 from strategies.engine.intents import Intent
 from strategies.engine.params import ParamSchema, ParamValue
@@ -83,22 +85,31 @@ class Context:
 
     Mutable and owned by the runtime; a strategy reads it and never keeps references to it.
     ``note(text)`` records a decision that produced no intent (e.g. "range too wide, no trade today")
-    for the journal.
+    for the journal; ``price(ticks)`` writes a price or distance in it as traders read it (the
+    contract's tick size is the runtime's: strategies think in ticks).
     """
 
-    __slots__ = ("_indicator", "_notes", "position", "strategy", "ts")
+    __slots__ = ("_indicator", "_notes", "position", "strategy", "tick_size", "ts")
 
     def __init__(
         self,
         strategy: str,
         indicator: Callable[[str, int], float | None],
         notes: list[tuple[int, str, str]],
+        tick_size: Decimal | None = None,
     ) -> None:
         self.strategy = strategy
         self.ts = 0
         self.position = 0  # signed contracts held by this strategy
+        self.tick_size = tick_size
         self._indicator = indicator
         self._notes = notes
+
+    def price(self, ticks: int | float) -> str:
+        """``ticks`` as a price ("6815.25"); in ticks only when no runtime gave a tick size."""
+        if self.tick_size is None:
+            return f"{ticks:.1f} ticks" if isinstance(ticks, float) else f"{ticks} ticks"
+        return price_text(ticks, self.tick_size)
 
     def indicator(self, name: str) -> float | None:
         """Latest value of a declared indicator whose bar has closed by ``ts``; None while warming."""
@@ -110,7 +121,7 @@ class Context:
     def child(self, name: str) -> Context:
         """A context for a strategy run inside this one (the manager): its indicators are the
         parent's named ``"<name>/<indicator>"``; notes go to the same journal."""
-        return Context(name, _Namespaced(self._indicator, name), self._notes)
+        return Context(name, _Namespaced(self._indicator, name), self._notes, self.tick_size)
 
 
 class _Namespaced:

@@ -309,8 +309,8 @@ class OvernightRangeBreakout(Strategy):
         lo, hi = float(p["min_range_atr"]) * atr, float(p["max_range_atr"]) * atr  # type: ignore[arg-type]
         if not lo <= width <= hi:
             ctx.note(
-                f"{day.date}: range {width} ticks outside [{lo:.1f}, {hi:.1f}] "
-                f"(ATR {atr:.1f} ticks), skipped"
+                f"{day.date}: range {ctx.price(width)} wide, outside {ctx.price(lo)}-"
+                f"{ctx.price(hi)} (ATR {ctx.price(atr)}), skipped"
             )
             return []
         buffer = p["buffer_ticks"]
@@ -326,7 +326,11 @@ class OvernightRangeBreakout(Strategy):
         buy_at, sell_at, sl, tp = day.levels
         qty: int = self.params["qty"]  # type: ignore[assignment]
         group = f"{day.date.isoformat()}#{day.trades + 1}"
-        why = "re-armed after exit" if rearm else f"range {day.low}-{day.high}, ATR {day.atr:.1f}"
+        why = (
+            "re-armed after exit"
+            if rearm
+            else f"range {ctx.price(day.low)}-{ctx.price(day.high)}, ATR {ctx.price(day.atr)}"
+        )
         intents: list[Intent] = []
         if not rearm or day.last_close < buy_at:
             tag = f"{group}:buy"

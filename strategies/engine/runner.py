@@ -15,6 +15,7 @@ last. Decisions without intents (skipped days...) are collected in ``notes``.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from markets.fills import Side
 from strategies.engine.base import Context, Strategy
@@ -33,13 +34,18 @@ from strategies.engine.intents import Intent
 
 class LiveRunner:
     def __init__(
-        self, strategy: Strategy, *, name: str | None = None, bar_seconds: int = 60
+        self,
+        strategy: Strategy,
+        *,
+        name: str | None = None,
+        bar_seconds: int = 60,
+        tick_size: Decimal | None = None,
     ) -> None:
         self.strategy = strategy
         self.bar_seconds = bar_seconds
         self.feed = IncrementalIndicatorFeed(strategy.indicators())
         self.notes: list[tuple[int, str, str]] = []
-        self.ctx = Context(name or strategy.kind, self.feed.value, self.notes)
+        self.ctx = Context(name or strategy.kind, self.feed.value, self.notes, tick_size)
         self._trading_date: date | None = None
         self._fired_at: int | None = None
 

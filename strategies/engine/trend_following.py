@@ -166,8 +166,10 @@ class TrendFollowing(Strategy):
         self._last_sign = sign if sign != 0 else self._last_sign
         if self._side is not None and self._tag is not None:
             if crossed:
-                return [Flatten(f"opposite cross (fast {fast:.1f} / slow {slow:.1f})")]
-            return self._trail_stop(atr)
+                return [
+                    Flatten(f"opposite cross (fast {ctx.price(fast)} / slow {ctx.price(slow)})")
+                ]
+            return self._trail_stop(atr, ctx)
         window = self._window
         p = self.params
         if (
@@ -189,7 +191,7 @@ class TrendFollowing(Strategy):
         why = f"EMA cross {'up' if sign > 0 else 'down'}, ADX {adx:.1f}"
         return [PlaceBracket(tag, side, p["qty"], OrderKind.MARKET, None, sl, tp, why)]  # type: ignore[arg-type]
 
-    def _trail_stop(self, atr: float) -> list[Intent]:
+    def _trail_stop(self, atr: float, ctx: Context) -> list[Intent]:
         dist = max(1, round(self._trail * atr))
         if self._side == Side.BUY:
             new = self._best - dist
@@ -200,7 +202,8 @@ class TrendFollowing(Strategy):
             if new >= self._stop:
                 return []
         self._stop = new
-        return [ModifyStop(self._tag, new, f"trail {dist} ticks from {self._best}")]  # type: ignore[arg-type]
+        why = f"trail {ctx.price(dist)} from {ctx.price(self._best)}"
+        return [ModifyStop(self._tag, new, why)]  # type: ignore[arg-type]
 
     def wake(self, ctx: Context) -> Wake:
         window = self._window

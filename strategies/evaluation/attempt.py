@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from execution import risk
 from markets.ticks import ContractSpec
 from strategies.backtest.account import Account
 from strategies.evaluation.days import Day
+
+if TYPE_CHECKING:
+    from strategies.evaluation.express import ExpressRun
 
 _ZERO = Decimal(0)
 
@@ -79,6 +83,7 @@ class Attempt:
     replayed_days: int
     equity_usd: tuple[Decimal, ...] = ()  # end-of-day profit, for fan charts
     floor_usd: tuple[Decimal, ...] = ()  # end-of-day floor over the start
+    express: ExpressRun | None = None  # the Express Funded stage after a pass (when asked)
 
 
 def run_attempt(

@@ -6,6 +6,9 @@ the same figures over Monte Carlo paths (a block bootstrap of the strategy's day
     paths = monte_carlo(trace, limits, goal, paths=10_000)    # resampled attempts
     summarize(attempts, fee_usd=plan.evaluation_fee_usd)
 
+With ``express=ExpressStage(xfa_limits, payout_policy)`` every passed attempt goes on into the
+Express Funded Account on the sessions that follow its pass (``express.run_express``).
+
 Days are settled by arithmetic over the run without rules where that is exact, and by replaying
 the session under the plan where an intraday rule needs it (``attempt`` says when). A Monte Carlo
 path is a sequence of real sessions, so its days are settled the same way, from the path's state.
@@ -13,7 +16,8 @@ path is a sequence of real sessions, so its days are settled the same way, from 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +35,7 @@ from strategies.evaluation.attempt import (
     run_attempt,
 )
 from strategies.evaluation.days import Day, Trace, trace_days
+from strategies.evaluation.express import ExpressRun, PayoutPolicy, run_express
 
 Progress = Callable[[int, int], None]
 
@@ -81,6 +86,42 @@ class ReplayCache:
         return self._done[key]
 
 
+@dataclass(frozen=True, slots=True)
+class ExpressStage:
+    """The Express Funded Account a passed attempt continues into, for up to ``horizon`` sessions."""
+
+    limits: risk.RiskLimits
+    policy: PayoutPolicy
+    horizon: int = 250
+
+
+class ExpressRunner:
+    """Runs the XFA stage over any sequence of the trace's days (settled as attempts are)."""
+
+    def __init__(self, trace: Trace, stage: ExpressStage) -> None:
+        self.days, self.stage = trace.days, stage
+        self.settler = _settler(trace, stage.limits)
+        self.replayed = ReplayCache(trace, stage.limits)
+        self.idle_days = self.settler.idle_days(trace.days)
+
+    def run(self, rows: Sequence[int]) -> ExpressRun:
+        """The XFA over the days at ``rows`` (indices into the trace's days, in order)."""
+        rows = np.asarray(rows[: self.stage.horizon], dtype=np.int64)
+        row = [self.days[i] for i in rows]
+
+        def settle(state: risk.AccountRiskState, k: int) -> DayResult:
+            settled = self.settler.arithmetic(state, row[k])
+            return settled if settled is not None else self.replayed(state, row[k])
+
+        return run_express(
+            self.stage.policy,
+            self.stage.limits,
+            [d.trading_date for d in row],
+            settle,
+            idle=self.idle_days.take(rows),
+        )
+
+
 def evaluate_history(
     trace: Trace,
     limits: risk.RiskLimits,
@@ -89,8 +130,10 @@ def evaluate_history(
     every: int = 1,
     on_progress: Progress | None = None,
     keep_paths: bool = False,
+    express: ExpressStage | None = None,
 ) -> list[Attempt]:
-    """One attempt starting on every ``every``-th session, each with a fresh account."""
+    """One attempt starting on every ``every``-th session, each with a fresh account; with
+    ``express``, a passed one goes on into the XFA from the next session."""
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     settler = _settler(trace, limits)
@@ -101,6 +144,8 @@ def evaluate_history(
     starts = range(0, len(days), every)
     attempts = []
     idle_days = settler.idle_days(days)
+    xfa = ExpressRunner(trace, express) if express is not None else None
+    xfa_from: dict[int, ExpressRun] = {}  # a fresh XFA from one session always runs the same
     for n, first in enumerate(starts, 1):
 
         def settle(state: risk.AccountRiskState, k: int, first: int = first) -> DayResult:
@@ -111,9 +156,13 @@ def evaluate_history(
         def idle(state: risk.AccountRiskState, k: int, first: int = first) -> tuple[int, int]:
             return idle_days(state, k, first)
 
-        attempts.append(
-            run_attempt(goal, limits, dates[first:], settle, idle=idle, keep_path=keep_paths)
-        )
+        attempt = run_attempt(goal, limits, dates[first:], settle, idle=idle, keep_path=keep_paths)
+        if xfa is not None and attempt.outcome == Outcome.PASSED:
+            begin = first + attempt.sessions
+            if begin not in xfa_from:
+                xfa_from[begin] = xfa.run(range(begin, len(days)))
+            attempt = replace(attempt, express=xfa_from[begin])
+        attempts.append(attempt)
         if on_progress is not None:
             on_progress(n, len(starts))
     return attempts
@@ -143,12 +192,24 @@ def monte_carlo(
     seed: int = 0,
     on_progress: Progress | None = None,
     keep_paths: int = 0,
+    express: ExpressStage | None = None,
+    express_paths: int = 1_000,
 ) -> list[Attempt]:
     """Attempts over resampled histories of ``horizon`` sessions (block bootstrap); the first
-    ``keep_paths`` keep their end-of-day equity and floor (the fan chart)."""
+    ``keep_paths`` keep their end-of-day equity and floor (the fan chart). With ``express``, the
+    first ``express_paths`` passed paths go on into the XFA, each over a resampled history of its
+    own (drawn with the next seed, so the Combine's figures stay those of the seed). A fresh XFA
+    on its own history does not depend on the path that passed: these runs are a sample of the
+    XFA stage, kept to ``express_paths`` because an XFA near its floor needs many replays."""
     settler = _settler(trace, limits)
     days = trace.days
     index = bootstrap_indices(len(days), paths, horizon, block, np.random.default_rng(seed))
+    xfa = ExpressRunner(trace, express) if express is not None else None
+    if xfa is not None:
+        xfa_index = bootstrap_indices(
+            len(days), express_paths, xfa.stage.horizon, block, np.random.default_rng(seed + 1)
+        )
+    xfa_runs = 0
     idle_days = settler.idle_days(days)
     replayed = ReplayCache(trace, limits)
     attempts = []
@@ -160,16 +221,18 @@ def monte_carlo(
             settled = settler.arithmetic(state, row[k])
             return settled if settled is not None else replayed(state, row[k])
 
-        attempts.append(
-            run_attempt(
-                goal,
-                limits,
-                [d.trading_date for d in row],
-                settle,
-                idle=idle_days.take(index[p]),
-                keep_path=p < keep_paths,
-            )
+        attempt = run_attempt(
+            goal,
+            limits,
+            [d.trading_date for d in row],
+            settle,
+            idle=idle_days.take(index[p]),
+            keep_path=p < keep_paths,
         )
+        if xfa is not None and attempt.outcome == Outcome.PASSED and xfa_runs < express_paths:
+            attempt = replace(attempt, express=xfa.run(xfa_index[xfa_runs]))
+            xfa_runs += 1
+        attempts.append(attempt)
         if on_progress is not None and ((p + 1) % step == 0 or p + 1 == paths):
             on_progress(p + 1, paths)
     return attempts

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from markets.fills import Side
 from markets.sessions import trading_date
@@ -84,10 +85,18 @@ def _date_of(ts: int) -> date:
 
 
 class Desk:
-    def __init__(self, strategies: dict[int, Strategy], *, signature: str, live_from: int) -> None:
+    def __init__(
+        self,
+        strategies: dict[int, Strategy],
+        *,
+        signature: str,
+        live_from: int,
+        tick_size: Decimal | None = None,
+    ) -> None:
         children = {child_name(pk): s for pk, s in sorted(strategies.items())}
         regime = MarketRegimeFilter() if len(children) > 1 else None
-        self.runner = LiveRunner(StrategyManager(children, regime), name="desk")
+        manager = StrategyManager(children, regime)
+        self.runner = LiveRunner(manager, name="desk", tick_size=tick_size)  # reasons in prices
         self.signature = signature
         self.live_from = live_from
         self.known_tags: frozenset[str] = frozenset()

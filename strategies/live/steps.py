@@ -141,12 +141,14 @@ def _enabled_configs(account: TradingAccount, instrument: Instrument) -> list[St
     return list(
         StrategyConfig.objects.for_tenant(account.tenant_id)
         .filter(account=account, instrument=instrument, is_enabled=True)
+        .select_related("instrument")
         .order_by("pk")
     )
 
 
 def _signature(configs: list[StrategyConfig]) -> str:
-    picture = [(c.pk, c.kind, c.params) for c in configs]
+    # The tick size is part of it: a desk saved before its journal printed prices is rebuilt.
+    picture = [(c.pk, c.kind, c.params, str(c.instrument.tick_size)) for c in configs]
     return hashlib.sha256(json.dumps(picture, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -163,8 +165,13 @@ def _load(runtime: StrategyRuntime, signature: str) -> tuple[Desk | None, str]:
 
 def _new_desk(configs: list[StrategyConfig], signature: str, now: datetime) -> Desk:
     strategies = {c.pk: build_strategy(c.kind, c.params) for c in configs}
-    desk = Desk(strategies, signature=signature, live_from=_epoch(_minute(now)))
     account, instrument = configs[0].account, configs[0].instrument
+    desk = Desk(
+        strategies,
+        signature=signature,
+        live_from=_epoch(_minute(now)),
+        tick_size=instrument.tick_size,
+    )
     desk.known_tags = frozenset(
         tag.removeprefix(TAG_PREFIX)
         for tag in Order.objects.for_tenant(account.tenant_id)

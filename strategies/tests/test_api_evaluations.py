@@ -48,6 +48,12 @@ def test_trader_starts_an_evaluation_and_reads_its_report(
     assert report["history"]["attempts"] == len(range(0, 1093, 100))
     assert report["monte_carlo"]["attempts"] == 50
     assert report["plan"]["code"] == "combine-50k"
+    # Passed attempts go on into the Express Funded Account; the others do not.
+    assert report["express_plan"]["code"] == "express-50k"
+    assert report["history"]["express"]["runs"] == sum(
+        1 for a in report["attempts"] if a["express"] and a["express"]["sessions"]
+    )
+    assert all(a["express"] is None for a in report["attempts"] if a["outcome"] != "passed")
 
     # Another tenant sees none of it.
     other = api(world.bob)
@@ -80,3 +86,6 @@ def test_the_schema_documents_evaluations(api, world: World):
     assert "/api/v1/evaluations/" in paths
     assert "/api/v1/evaluations/{public_id}/report/" in paths
     assert "Start an evaluation" in paths["/api/v1/evaluations/"]["post"]["summary"]
+    report = paths["/api/v1/evaluations/{public_id}/report/"]["get"]["responses"]["200"]
+    for field in ("express_plan", "payout_policy", "days_to_first_payout", "payout_paths"):
+        assert field in report["description"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from markets.fills import Side
+from markets.ticks import spec_for, to_ticks
 from strategies.backtest import run_backtest
 from strategies.engine.mean_reversion import MeanReversion
 from strategies.engine.trend_following import TrendFollowing
@@ -36,6 +38,9 @@ TF = {
 }
 
 
+ES_TICK = spec_for("ES").tick_size
+
+
 def stop_levels(result, trade):
     initial = (
         trade.entry_ticks - trade.initial_risk_ticks
@@ -43,7 +48,7 @@ def stop_levels(result, trade):
         else (trade.entry_ticks + trade.initial_risk_ticks)
     )
     moves = [
-        int(re.search(r"-> (-?\d+)$", d.reason).group(1))
+        to_ticks(Decimal(re.search(r"-> (-?[\d.]+)$", d.reason).group(1)), ES_TICK)
         for d in result.decisions
         if d.action == "modify stop" and d.tag == trade.tag
     ]

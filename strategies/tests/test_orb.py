@@ -43,7 +43,7 @@ def test_places_oco_stops_a_buffer_beyond_the_overnight_range_at_the_open():
         ("2023-03-15#1:buy", et_ts(DAY, 9, 30)),
         ("2023-03-15#1:sell", et_ts(DAY, 9, 30)),
     ]
-    assert "range 15990-16010" in placed[0].reason
+    assert "range 3997.50-4002.50" in placed[0].reason  # 15990-16010 ticks
     assert result.trades == []
 
 
@@ -124,7 +124,7 @@ def test_stop_moves_to_breakeven_plus_offset_after_the_configured_gain():
     (trade,) = result.trades
     moves = [d for d in result.decisions if d.action == "modify stop"]
     assert [(d.ts, d.reason) for d in moves] == [
-        (et_ts(DAY, 10, 11), "breakeven after 1.0R -> 16013")
+        (et_ts(DAY, 10, 11), "breakeven after 1.0R -> 4003.25")  # 16013 ticks
     ]
     assert (trade.exit_reason, trade.exit_ticks) == ("stop_loss", BUY_STOP + 1)
 
@@ -147,7 +147,8 @@ def test_at_most_n_trades_a_day_with_rearming_after_an_exit():
 def test_days_with_a_range_too_narrow_for_the_atr_are_skipped():
     result = run({time(10, 0): (16000, 16020, 15995, 16015)}, min_range_atr="2", max_range_atr="5")
     assert result.trades == []
-    assert any("outside [40.0, 100.0]" in note for _, _, note in result.notes)
+    # ATR 20 ticks (5.00): the range must be 40-100 ticks wide; it is 20 (5.00).
+    assert any("range 5.00 wide, outside 10.00-25.00" in note for _, _, note in result.notes)
 
 
 def test_days_with_a_range_too_wide_for_the_atr_are_skipped():

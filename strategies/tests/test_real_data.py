@@ -48,8 +48,8 @@ def test_one_real_session_gives_the_hand_checked_range_and_trade(es):
     )
     placed = [d.reason for d in result.decisions if d.action == "place"]
     assert placed == [
-        "breakout above range 15927-16085, ATR 308.1",
-        "breakout below range 15927-16085, ATR 308.1",
+        "breakout above range 3981.75-4021.25, ATR 77.03",  # ticks 15927-16085, ATR 308.1
+        "breakout below range 3981.75-4021.25, ATR 77.03",
     ]
     assert Decimal(15927) / 4 == Decimal("3981.75")
     assert Decimal(16085) / 4 == Decimal("4021.25")
@@ -62,7 +62,7 @@ def test_one_real_session_gives_the_hand_checked_range_and_trade(es):
     assert trade.exit_at.isoformat() == "2023-03-21T19:55:00+00:00"
     assert trade.pnl_usd == Decimal("859.70")
     moves = [d.reason for d in result.decisions if d.action == "modify stop"]
-    assert moves == ["breakeven after 1.0R -> 16088"]
+    assert moves == ["breakeven after 1.0R -> 4022.00"]  # 16088 ticks
 
 
 def test_multi_week_run_reports_whether_the_50k_combine_survives(es):

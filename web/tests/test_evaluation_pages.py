@@ -52,6 +52,13 @@ def test_start_run_and_read_the_report(owner_client, tenant_a, django_capture_on
     assert 'id="fan"' in html
     assert "<polyline" in html
     assert "Trading Combine 50K" in html
+    # The Express Funded stage: its rules and payout policy, and what the passed attempts reached.
+    assert 'id="express-plan"' in html
+    assert "Then Express Funded 50K for up to 250 sessions" in html
+    xfa = history["express"]
+    assert f"Express Funded stage of the {xfa['runs']} passed attempts" in html
+    assert f"{xfa['with_payout']} of {xfa['runs']} Express Funded Accounts" in html
+    assert f"failed {xfa['failed']} ({xfa['failed_before_payout']} before any payout)" in html
 
 
 def test_viewer_cannot_start_and_other_tenant_cannot_see(client, viewer, bob, tenant_a, tenant_b):

@@ -131,6 +131,7 @@ def render(report: dict) -> str:
         f"plan: {plan['name']} ({plan['code']}): {plan['rules']}; target "
         f"{plan['profit_target_usd']} USD, best day < {float(plan['consistency_share']):.0%} "
         f"of the profit; fee {plan['evaluation_fee_usd'] or 'unknown'} USD",
+        *_express_plan(report.get("express_plan")),
         "",
         f"history (an attempt every {report['start_every']} session(s)):",
         *_figures(report["history"]),
@@ -179,5 +180,58 @@ def _figures(s: dict) -> list[str]:
     lines.append(
         f"  entries refused by the rules {s['refused_entries']:,}; daily-loss-limit days "
         f"{s['daily_limit_days']}; days replayed under the rules {s['replayed_days']}"
+    )
+    return lines + _express_figures(s.get("express"))
+
+
+def _express_plan(xfa: dict | None) -> list[str]:
+    if xfa is None:
+        return ["then: no Express Funded plan with a payout policy for this size"]
+    p = xfa["payout_policy"]
+    consistency = (
+        f" or {p['consistency_days']} trading days with the best day < "
+        f"{float(p['consistency_share']):.0%} of the profit (consistency)"
+        if p["consistency_days"] is not None
+        else ""
+    )
+    cap = f", at most {p['cap_usd']} USD" if p["cap_usd"] is not None else ""
+    return [
+        f"then: {xfa['name']} ({xfa['code']}) for up to {xfa['sessions']} sessions: {xfa['rules']}",
+        f"  payout after {p['winning_days']} days of {p['winning_day_usd']}+ USD (winning days)"
+        f"{consistency}; {float(p['balance_share']):.0%} of the balance{cap}",
+    ]
+
+
+def _express_figures(x: dict | None) -> list[str]:
+    if not x or not x["runs"]:
+        return []
+    first = x["days_to_first_payout"]
+    paid = x["paid_per_run_usd"]
+    lines = [
+        f"  Express Funded ({x['runs']} passed attempts with sessions after the pass): a payout "
+        f"reached by {x['with_payout_share']:.1%}",
+    ]
+    if first:
+        lines.append(
+            f"    days to the first payout: median {first['median']:.0f}, quartiles "
+            f"{first['q1']:.0f} .. {first['q3']:.0f}; payouts "
+            + ", ".join(f"{k} {v}" for k, v in x["payout_paths"].items())
+            + "; first payouts "
+            + ", ".join(f"{k} {v}" for k, v in x["first_payout_paths"].items())
+        )
+    lines.append(
+        f"    paid per XFA: mean {x['mean_paid_per_run_usd']} USD, median {paid['median']:,.2f}, "
+        f"best {paid['max']:,.2f}"
+        + (
+            f"; less the evaluation cost per pass: {x['net_per_pass_usd']} USD"
+            if x["net_per_pass_usd"] is not None
+            else ""
+        )
+    )
+    reasons = ", ".join(f"{k} {v}" for k, v in x["failure_reasons"].items())
+    lines.append(
+        f"    XFA failed {x['failed']} ({x['failed_before_payout']} before any payout"
+        + (f"; {reasons}" if reasons else "")
+        + f"), still funded at the end {x['funded_at_end']}"
     )
     return lines
