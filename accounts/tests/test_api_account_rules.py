@@ -21,6 +21,7 @@ from markets.sessions import trading_date
 FIXTURES = (_fresh_throttles, api, world)  # shared fixtures, imported by name for pytest
 pytestmark = pytest.mark.django_db
 WEDNESDAY_MORNING = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # 10:00 New York
+SATURDAY = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # market closed: every change applies at once
 
 
 def rules_of(client: Any, account: Any) -> Any:
@@ -83,7 +84,10 @@ def test_a_new_account_starts_with_no_personal_limit_and_the_stricter_defaults(
     assert profile["is_consistency_guarded"] is False
 
 
-def test_the_owner_sets_a_personal_limit_that_only_alerts(world: World, api: Any):
+def test_the_owner_sets_a_personal_limit_that_only_alerts(
+    world: World, api: Any, time_machine: Any
+):
+    time_machine.move_to(SATURDAY)  # alert is looser than the default action: no session open
     url = f"{API}/accounts/{world.account_a.public_id}/risk-profile/"
     changes = {"daily_loss_limit_usd": "400.00", "daily_loss_action": "alert"}
     response = api(world.alice).patch(url, changes, format="json")

@@ -77,9 +77,24 @@ def wait_until(predicate, timeout: float = 15.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+def hubs_listening(sim, contract_id: str | None = None) -> bool:
+    """One user-hub connection subscribed to the account's orders and trades (and, with a contract,
+    a market connection subscribed to its trades): events sent from now on reach the platform."""
+    users = [c for c in sim.server.hubs.connections if c.hub == "user"]
+    if len(users) != 1 or not all(
+        sim.account_id in users[0].account_subs.get(kind, ()) for kind in ("orders", "trades")
+    ):
+        return False
+    return contract_id is None or any(
+        contract_id in c.market_subs.get("GatewayTrade", ())
+        for c in sim.server.hubs.connections
+        if c.hub == "market"
+    )
+
+
 def test_bracket_round_trip_matches_the_broker_to_the_cent(sim, account, hubs_process):
     client = broker.gateway_client_for(connection=account.connection)
-    time.sleep(1.5)  # the hubs connect and subscribe
+    wait_until(lambda: hubs_listening(sim))
     placed = client.place_order(
         PlaceOrderRequest(
             account_id=sim.account_id,
@@ -93,9 +108,14 @@ def test_bracket_round_trip_matches_the_broker_to_the_cent(sim, account, hubs_pr
         )
     )
     sim.step(1)  # entry fills at 5000.00
+    tenant = account.tenant
+    # The held contract joins the fleet: the hubs process rebuilds its listeners (user hub
+    # included) to watch it. Events sent while it reconnects would only come back through the
+    # REST resync, which reads the platform's trading day, not the simulator's 2025 one.
+    wait_until(lambda: Position.objects.for_tenant(tenant).filter(net_size=1).exists())
+    wait_until(lambda: hubs_listening(sim, sim.contract_id()))
     sim.step(1)  # take-profit at 5003.00, stop-loss cancelled
 
-    tenant = account.tenant
     wait_until(lambda: Fill.objects.for_tenant(tenant).count() == 2)
     wait_until(lambda: Position.objects.for_tenant(tenant).filter(net_size=0).exists())
     broker_balance = next(a.balance_usd for a in client.search_accounts() if a.id == sim.account_id)
@@ -196,7 +216,7 @@ def test_market_hub_trades_become_cached_bars_that_need_no_rest_call(
     )
     thread.start()
     try:
-        time.sleep(1.5)  # connected and subscribed
+        wait_until(lambda: hubs_listening(sim, contract_id))
         sim.step(3)
         end = start + timedelta(minutes=3)
         wait_until(
@@ -238,7 +258,7 @@ def test_open_positions_are_marked_at_the_market_hubs_prints(sim, account, hubs_
     """A held contract is watched on the market hub; its prints give the open P&L the risk watch
     counts (the maximum loss limit includes open P&L)."""
     client = broker.gateway_client_for(connection=account.connection)
-    time.sleep(1.5)
+    wait_until(lambda: hubs_listening(sim))
     client.place_order(
         PlaceOrderRequest(
             account_id=sim.account_id,
@@ -252,7 +272,7 @@ def test_open_positions_are_marked_at_the_market_hubs_prints(sim, account, hubs_
     sim.step(1)  # long 2 at 5000.00
     tenant = account.tenant
     wait_until(lambda: Position.objects.for_tenant(tenant).filter(net_size=2).exists())
-    time.sleep(1.0)  # the fleet rescan subscribes the held contract's market data
+    wait_until(lambda: hubs_listening(sim, sim.contract_id()))  # the rescan watches the held one
     sim.step(1)  # prints up to 5003.00
     expected = sim.state()["accounts"][0]["unrealizedPnl"]
     wait_until(lambda: Position.objects.for_tenant(tenant).get().unrealized_pnl_usd == expected)
