@@ -6,12 +6,14 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from markets.fills import Side
+from markets.ticks import spec_for, to_ticks
 from strategies.backtest import run_backtest
 from strategies.tests.synthetic import LOOSE_LIMITS, et_ts, session_bars, to_arrays
 
@@ -56,6 +58,9 @@ params_strategy = st.fixed_dictionaries(
 )
 
 
+ES_TICK = spec_for("ES").tick_size
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**32 - 1), drop=st.sampled_from([0.0, 0.05, 0.3]), params=params_strategy
@@ -87,8 +92,8 @@ def test_breakout_rules_hold_and_fast_equals_bar_by_bar(seed, drop, params):
             if t.side == Side.BUY
             else (t.entry_ticks + t.initial_risk_ticks)
         )
-        moves = [
-            int(re.search(r"-> (-?\d+)$", d.reason).group(1))
+        moves = [  # the journal says the new stop in prices ("... -> 4022.00")
+            to_ticks(Decimal(re.search(r"-> (-?[\d.]+)$", d.reason).group(1)), ES_TICK)
             for d in fast.decisions
             if d.action == "modify stop" and d.tag == t.tag
         ]

@@ -17,7 +17,8 @@ from strategies.tests.synthetic import LOOSE_LIMITS
 DATA_DIR = Path(
     os.environ.get("MARKET_DATA_DIR", Path(__file__).resolve().parents[2] / "../shared/data")
 )
-COMBINE_50K = risk.plan_limits("combine", 50)
+COMBINE_50K = risk.plan_limits("combine", 50)  # the MLL trails end-of-day (Topstep's rule)
+COMBINE_50K_INTRADAY = risk.plan_limits("combine", 50, mll_mode="intraday")  # the stricter reading
 ES_FILE = DATA_DIR / "es_1min_2019-2023.csv.gz"
 
 
@@ -77,7 +78,7 @@ def test_multi_week_run_reports_whether_the_50k_combine_survives(es):
         {},
         es,
         "ES",
-        limits=COMBINE_50K,
+        limits=COMBINE_50K_INTRADAY,
         first_date=date(2023, 1, 3),
         last_date=date(2023, 2, 28),
     )
