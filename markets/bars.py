@@ -284,11 +284,11 @@ def _load_csv(path: Path, tick_size: Decimal) -> BarArrays:
     full, so memory stays near the size of the result (#17: 1M bars through a backtest under
     300 MB). A block that fails a check sends the whole file through the checks at once, so the
     error names the file's line and counts every bad row."""
-    columns = [np.empty(1 << 16, np.int64) for _ in _COLUMNS]
+    columns = [np.empty(1 << 16, np.int64) for _ in _COLUMNS]  # room for 65,536 rows to start
     rows = 0
     for batch, ts in _csv_batches(path):
         floats = {name: _floats(batch.column(name)) for name in HEADER[1:]}
-        try:
+        try:  # (no time strings for the message: the whole-file pass below writes it)
             block = _bars_from_columns(path, lambda: None, floats, tick_size, ts)
         except BarDataError:
             block = None
