@@ -111,6 +111,7 @@ class Engine(Logins, MarketHistory, Clock, Matching):
             self._save_meta()
         self.events.clear()
 
+    # -- set-up ---------------------------------------------------------------------------------
     def add_account(self, user: str, balance: Decimal, name: str | None = None) -> Account:
         if user not in self.users:
             raise ValueError(f"unknown simulated user {user!r}")
@@ -183,7 +184,7 @@ class Engine(Logins, MarketHistory, Clock, Matching):
         if batch and self.on_events is not None:
             self.on_events(batch)
 
-    # -- accounts & contracts -------------------------------------------------------------------------
+    # -- accounts -------------------------------------------------------------------------
     def account_of(self, user: str, account_id: int | None) -> Account:
         account = self.accounts.get(account_id) if isinstance(account_id, int) else None
         if account is None or account.user != user:
