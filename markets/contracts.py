@@ -3,7 +3,7 @@
 The gateway has no continuous contract: each session trades one dated contract
 (`CON.F.US.<root>.<month><yy>`), `Contract/search` may list only one per product near a quarter's
 end, expired months keep only coarse history and `retrieveBars` does not span a roll
-(../shared/docs/projectx-gateway.md §7, §11). So the platform picks each session's contract itself,
+(docs/projectx-gateway.md §7, §11). So the platform picks each session's contract itself,
 from this rule, keyed by the session's trading date (markets/sessions.py): a roll takes effect at
 the session boundary, 18:00 ET the evening before the roll date.
 

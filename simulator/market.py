@@ -57,7 +57,9 @@ __all__ = [
     "parse_contract_id",
     "roll_pair",
     "root_from_filename",
+    "root_of",
     "session_start",
+    "spec_for_root",
     "trading_date",
 ]
 
@@ -120,6 +122,22 @@ def parse_contract_id(contract_id: str) -> ContractSpec | None:
     except ValueError:
         return None
     return next((spec for spec in CONTRACT_SPECS.values() if spec.contract_id == root), None)
+
+
+def root_of(contract_id: str) -> str:
+    """The product root of a contract id `CON.F.US.<root>.<month><yy>`."""
+    return contract_id.split(".")[3]
+
+
+def spec_for_root(root: str) -> ContractSpec:
+    """The product of a root or symbol (`ENQ`, `NQ`); DataFileError names the known ones."""
+    for spec in CONTRACT_SPECS.values():
+        if root.upper() in (spec.contract_id, spec.symbol):
+            return spec
+    raise DataFileError(
+        f"unknown product {root!r}; known roots: "
+        f"{', '.join(s.contract_id for s in CONTRACT_SPECS.values())}"
+    )
 
 
 def trading_date(epoch_s: int) -> date:
