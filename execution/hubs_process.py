@@ -31,6 +31,7 @@ from accounts import selectors
 from analytics.health import market_hubs_down, price_feeds_record
 from execution import selectors as execution_selectors
 from execution.broker import gateway_client_for
+from execution.gateway.errors import GatewayError
 from execution.gateway.hubs import MARKET_HUB, HubListener, MarketTradeEvent, run_listeners
 from execution.gateway.types import BarUnit
 from execution.ingest import handle_hub_event
@@ -227,6 +228,8 @@ class FeedWatchdog:
                 for contract_id in list(watched.listener.contract_ids):
                     try:
                         await self.check(watched, contract_id)
+                    except GatewayError as exc:  # REST busy or down: judge at the next check
+                        logger.warning("feed check of %s skipped: %s", contract_id, exc)
                     except Exception:  # one contract's check must not stop the others'
                         logger.exception("feed check of %s failed", contract_id)
 
