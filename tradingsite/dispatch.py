@@ -3,7 +3,7 @@
 Services queue work through `enqueue` / `enqueue_on_commit` with the task's registered name, so no
 service imports a `tasks.py` (the tasks import the services, not the other way round). The queue is
 the caller's or the route in settings.CELERY_TASK_ROUTES. Each kind of work states what happens when
-the broker cannot take it:
+the broker cannot take it (after Celery's own quick publish retries, which every policy gets):
 
 - RISK_REDUCING (flatten, cancel-all, OCO cancels, protecting a filled entry): run it here and now,
   in this process. This work protects an account; losing it with the queue could leave a position
@@ -12,8 +12,9 @@ the broker cannot take it:
   periodic job finds the row still waiting and queues it again (reconciliation sends NEW orders, the
   delivery sweeper re-queues pending deliveries, a backtest not started in time is handed over again).
 - RETRY (everything nothing else would find again: resyncs, evaluation runs, the demo desk's first
-  connect): Celery's publish retries, then an ERROR log, the alert path for operators; the caller's
-  committed work stands and the next after-commit callbacks still run.
+  connect): more patient publish retries (RETRY_PUBLISH, about 4 s: a Redis restart is brief), then
+  an ERROR log naming the lost task, the alert path for operators; the caller's committed
+  work stands and the next after-commit callbacks still run.
 - RAISE (the caller answers for it: a Discord command tells the user, a fan-out task fails visibly in
   the worker's log and beat runs it again): the broker's error reaches the caller.
 """
@@ -28,6 +29,10 @@ from django.db import transaction
 from tradingsite.celery import app
 
 logger = logging.getLogger(__name__)
+
+# Celery's default is three attempts within about a second; work that nothing would queue again waits
+# a little longer for Redis (about 4 s in all), short enough for a request or the hubs to bear.
+RETRY_PUBLISH = {"max_retries": 5, "interval_start": 0.2, "interval_step": 0.4, "interval_max": 1}
 
 
 class Policy(enum.Enum):
@@ -57,7 +62,13 @@ def enqueue(
     """Queue `task_name(**kwargs)` now; a refusal is handled as `policy` says (module docstring)."""
     task = task_by_name(task_name)
     try:
-        task.apply_async(kwargs=kwargs, queue=queue, countdown=countdown, expires=expires)
+        task.apply_async(
+            kwargs=kwargs,
+            queue=queue,
+            countdown=countdown,
+            expires=expires,
+            retry_policy=RETRY_PUBLISH if policy is Policy.RETRY else None,
+        )
     except Exception:
         if policy is Policy.RAISE:
             raise
