@@ -285,10 +285,9 @@ def _new_order(
 
 def order_queue_send(order: Order) -> None:
     """Queue the send after commit (a failure is logged: reconciliation sends NEW orders later)."""
-
     enqueue_on_commit(
         "execution.order_send",
-        policy=Policy.SWEPT,  # the periodic reconciliation sends NEW orders that were never queued
+        policy=Policy.SWEPT,
         queue=QUEUE,
         tenant_id=order.tenant_id,
         order_id=order.pk,
