@@ -43,10 +43,12 @@ class Policy(enum.Enum):
 
 
 def task_by_name(name: str) -> Task:
-    """The registered task; the tasks modules are imported on first need (autodiscovery is lazy
-    outside a worker). An unknown name raises celery's NotRegistered."""
+    """The registered task; the apps' tasks modules are imported on first need (autodiscovery is
+    lazy outside a worker). Not through `app.loader.import_default_modules()`: its Django fixup
+    runs `django.setup()` again, whose logging set-up replaces the root handlers mid-process. An
+    unknown name raises celery's NotRegistered."""
     if name not in app.tasks:
-        app.loader.import_default_modules()
+        app.autodiscover_tasks(force=True)
     return app.tasks[name]
 
 
