@@ -22,6 +22,7 @@ from accounts.models import (
     Tenant,
     TradingAccount,
 )
+from tradingsite.dispatch import Policy, enqueue_on_commit
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"  # noqa: S105  (documented demo login, local only)
@@ -80,11 +81,11 @@ def demo_desk_seed() -> DemoDesk:
         )
     # Accounts and contracts come from the simulator once a worker can reach it (it retries while
     # the simulator starts), and with them the demo's strategy.
-    from accounts.tasks import demo_desk_connect_task
-
-    tenant_id, connection_id = tenant.pk, connection.pk
-    transaction.on_commit(
-        lambda: demo_desk_connect_task.delay(tenant_id=tenant_id, connection_id=connection_id)
+    enqueue_on_commit(
+        "accounts.demo_desk_connect",
+        policy=Policy.RETRY,
+        tenant_id=tenant.pk,
+        connection_id=connection.pk,
     )
     return DemoDesk(tenant=tenant, connection=connection, created=created)
 

@@ -13,6 +13,7 @@ from celery import shared_task
 from chatops import commands, followup, services
 from chatops.interaction import Interaction, Reply
 from notifications.discord import DiscordError, DiscordOutcomeUnknown, DiscordRetryLater
+from tradingsite.dispatch import Policy, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +51,15 @@ def _show(*, application_id: str, token: str, payload: dict, attempt: int = 1) -
             )
             return
         delay = min(getattr(exc, "delay_seconds", 2.0), MAX_REPLY_DELAY_SECONDS)
-        interaction_reply_task.apply_async(
-            kwargs={
-                "application_id": application_id,
-                "token": token,
-                "payload": payload,
-                "attempt": attempt + 1,
-            },
-            countdown=delay,
+        enqueue(
+            "chatops.interaction_reply",
+            policy=Policy.RAISE,  # as before: the task fails in the worker's log
             queue=QUEUE,
+            countdown=delay,
+            application_id=application_id,
+            token=token,
+            payload=payload,
+            attempt=attempt + 1,
         )
     except DiscordError as exc:  # refused: retrying cannot help (the message never has the token)
         logger.warning("discord refused an interaction reply: %s", exc)

@@ -41,7 +41,8 @@ from chatops.signature import (
     load_public_key,
     verify,
 )
-from chatops.tasks import QUEUE, interaction_run_task
+from chatops.tasks import QUEUE
+from tradingsite.dispatch import Policy, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,12 @@ def interactions(request: HttpRequest) -> HttpResponse:
     if wait:
         return _say(f"Too many commands: try again in {math.ceil(wait)} s. Nothing was done.")
     try:
-        interaction_run_task.apply_async(kwargs={"interaction": interaction.to_task()}, queue=QUEUE)
+        enqueue(
+            "chatops.interaction_run",
+            policy=Policy.RAISE,  # the user is told at once
+            queue=QUEUE,
+            interaction=interaction.to_task(),
+        )
     except Exception:
         logger.exception("could not queue a Discord interaction")
         return _say("Commands are unavailable right now; nothing was done. Use the website.")

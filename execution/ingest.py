@@ -30,6 +30,7 @@ from execution.orders import TERMINAL, InvalidTransition, OrderState, apply_brok
 from execution.realtime import publish_account_event
 from execution.services import account_day_get_or_open
 from markets.ticks import UnknownContract, spec_for
+from tradingsite.dispatch import Policy, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -169,8 +170,6 @@ def order_publish(row: Order) -> None:
 def _cancel_oco_siblings(filled: Order) -> None:
     """The first fill of an entry cancels the other entries of its OCO group, at once (the broker
     has no OCO between entries; waiting for the strategy's next step could let both fill)."""
-    from execution.tasks import enqueue_or_run, order_cancel_task
-
     siblings = (
         Order.objects.for_tenant(filled.tenant_id)
         .filter(account_id=filled.account_id, oco_group=filled.oco_group, status__in=OPEN_STATUSES)
@@ -178,22 +177,24 @@ def _cancel_oco_siblings(filled: Order) -> None:
         .values_list("pk", flat=True)
     )
     for pk in siblings:
-        transaction.on_commit(
-            lambda pk=pk: enqueue_or_run(
-                order_cancel_task, queue="critical", tenant_id=filled.tenant_id, order_id=pk
-            )
+        enqueue_on_commit(
+            "execution.order_cancel",
+            policy=Policy.RISK_REDUCING,
+            queue="critical",
+            tenant_id=filled.tenant_id,
+            order_id=pk,
         )
 
 
 def _protect_later(entry: Order) -> None:
     """An entry sent without its brackets filled: place its stop-loss and take-profit now
     (execution/brackets.py); the reconciliation redoes it if this task is lost."""
-    from execution.tasks import enqueue_or_run, entry_protect_task
-
-    transaction.on_commit(
-        lambda: enqueue_or_run(
-            entry_protect_task, queue="critical", tenant_id=entry.tenant_id, order_id=entry.pk
-        )
+    enqueue_on_commit(
+        "execution.entry_protect",
+        policy=Policy.RISK_REDUCING,
+        queue="critical",
+        tenant_id=entry.tenant_id,
+        order_id=entry.pk,
     )
 
 
@@ -344,10 +345,9 @@ def handle_hub_event(*, connection: BrokerConnection, event: object) -> None:
 
 
 def _resync_connection_later(connection: BrokerConnection) -> None:
-    from execution.tasks import connection_resync_task
-
-    transaction.on_commit(
-        lambda: connection_resync_task.delay(
-            tenant_id=connection.tenant_id, connection_id=connection.pk
-        )
+    enqueue_on_commit(
+        "execution.connection_resync",
+        policy=Policy.RETRY,
+        tenant_id=connection.tenant_id,
+        connection_id=connection.pk,
     )

@@ -16,6 +16,7 @@ from execution.models import AccountDay
 from execution.selectors import risk_limits_for_account
 from markets.sessions import trading_date
 from notifications.services import notify
+from tradingsite.dispatch import Policy, enqueue_on_commit
 
 
 def account_day_get_or_open(*, account: TradingAccount, session_date=None) -> AccountDay:
@@ -95,8 +96,6 @@ def account_lock_for_day(
 def account_flatten_request(
     *, tenant: Tenant, account: TradingAccount, actor: AbstractBaseUser | None, reason: str
 ) -> None:
-    from execution.tasks import account_flatten_task, enqueue_or_run
-
     account.require_tenant(tenant)
     audit_record(
         tenant=tenant,
@@ -105,26 +104,27 @@ def account_flatten_request(
         target=account,
         after={"reason": reason},
     )
-    transaction.on_commit(
-        lambda: enqueue_or_run(
-            account_flatten_task, tenant_id=tenant.pk, account_id=account.pk, reason=reason
-        )
+    enqueue_on_commit(
+        "execution.account_flatten",
+        policy=Policy.RISK_REDUCING,
+        tenant_id=tenant.pk,
+        account_id=account.pk,
+        reason=reason,
     )
 
 
 def account_cancel_open_orders_request(
     *, tenant: Tenant, account: TradingAccount, actor: AbstractBaseUser | None
 ) -> None:
-    from execution.tasks import account_cancel_open_orders_task, enqueue_or_run
-
     account.require_tenant(tenant)
     audit_record(
         tenant=tenant, actor=actor, action="account.cancel_open_orders_requested", target=account
     )
-    transaction.on_commit(
-        lambda: enqueue_or_run(
-            account_cancel_open_orders_task, tenant_id=tenant.pk, account_id=account.pk
-        )
+    enqueue_on_commit(
+        "execution.account_cancel_open_orders",
+        policy=Policy.RISK_REDUCING,
+        tenant_id=tenant.pk,
+        account_id=account.pk,
     )
 
 

@@ -10,6 +10,7 @@ from celery import shared_task
 
 from accounts import selectors as account_selectors
 from execution.gateway.errors import BrokerUnavailable, RateLimited
+from tradingsite.dispatch import Policy, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -22,16 +23,6 @@ BROKER_RETRY = {
     "retry_backoff_max": 60,
     "max_retries": 10,
 }
-
-
-def enqueue_or_run(task, *, queue: str | None = None, **kwargs: object) -> None:
-    """Queue `task`; when the queue (Redis) cannot take it, run it here and now. For the work that
-    protects an account (flatten, cancel, OCO cancels), which must not be lost with the queue."""
-    try:
-        task.apply_async(kwargs=kwargs, queue=queue)
-    except Exception:
-        logger.exception("could not queue %s; running it in this process", task.name)
-        task.apply(kwargs=kwargs)
 
 
 @shared_task(name="execution.account_flatten", **BROKER_RETRY)
@@ -155,7 +146,12 @@ def orders_reconcile_fleet_task() -> int:
 
     accounts = TradingAccount.all_tenants.filter(is_active=True).values_list("tenant_id", "pk")
     for tenant_id, account_id in accounts:
-        orders_reconcile_task.delay(tenant_id=tenant_id, account_id=account_id)
+        enqueue(
+            "execution.orders_reconcile",
+            policy=Policy.RAISE,  # the fleet task fails visibly; beat runs it again
+            tenant_id=tenant_id,
+            account_id=account_id,
+        )
     return len(accounts)
 
 

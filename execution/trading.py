@@ -60,6 +60,7 @@ from execution.services import account_flatten_request
 from markets.fills import OrderKind, Side
 from markets.ticks import from_ticks, to_ticks
 from notifications.services import notify
+from tradingsite.dispatch import Policy, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -284,34 +285,24 @@ def _new_order(
 
 def order_queue_send(order: Order) -> None:
     """Queue the send after commit (a failure is logged: reconciliation sends NEW orders later)."""
-
-    def enqueue() -> None:
-        from execution.tasks import order_send_task
-
-        try:
-            order_send_task.apply_async(
-                kwargs={"tenant_id": order.tenant_id, "order_id": order.pk}, queue=QUEUE
-            )
-        except Exception:  # the periodic reconciliation sends NEW orders that were never queued
-            logger.exception("could not queue order %s for sending", order.pk)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit(
+        "execution.order_send",
+        policy=Policy.SWEPT,
+        queue=QUEUE,
+        tenant_id=order.tenant_id,
+        order_id=order.pk,
+    )
 
 
 def _queue_recovery(order: Order, countdown: float = RECOVERY_DELAY_SECONDS) -> None:
-    def enqueue() -> None:
-        from execution.tasks import order_recover_task
-
-        try:
-            order_recover_task.apply_async(
-                kwargs={"tenant_id": order.tenant_id, "order_id": order.pk},
-                queue=QUEUE,
-                countdown=countdown,
-            )
-        except Exception:
-            logger.exception("could not queue recovery of order %s; reconciliation will", order.pk)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit(
+        "execution.order_recover",
+        policy=Policy.SWEPT,  # the reconciliation recovers it
+        queue=QUEUE,
+        countdown=countdown,
+        tenant_id=order.tenant_id,
+        order_id=order.pk,
+    )
 
 
 # --- send and recover -----------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from notifications.discord import (
 )
 from notifications.models import DeliveryStatus, NotificationDelivery, NotificationEvent
 from notifications.ratelimits import CacheRateLimits
+from tradingsite.dispatch import Policy, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -197,21 +198,14 @@ def _account_exists(tenant_id: int, account_id: int) -> bool:
 
 def _queue_send(*, tenant_id: int, delivery_id: int, countdown: float = 0.0) -> None:
     """Queue the send after commit; a broker failure is logged, never raised into trading code."""
-
-    def enqueue() -> None:
-        from notifications.tasks import delivery_send_task
-
-        try:
-            delivery_send_task.apply_async(
-                kwargs={"tenant_id": tenant_id, "delivery_id": delivery_id},
-                countdown=countdown or None,
-                queue=QUEUE,
-                retry=False,  # fail fast; the sweeper re-queues pending rows
-            )
-        except Exception:
-            logger.exception("could not queue delivery %s; the sweeper will queue it", delivery_id)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit(
+        "notifications.delivery_send",
+        policy=Policy.SWEPT,  # the sweeper re-queues pending rows
+        queue=QUEUE,
+        countdown=countdown or None,
+        tenant_id=tenant_id,
+        delivery_id=delivery_id,
+    )
 
 
 def webhook_url_check(url: str) -> None:

@@ -37,6 +37,7 @@ from strategies.backtest.result import BacktestResult
 from strategies.backtest.run import describe_rules, parameter_grid, run_backtest
 from strategies.models import BacktestRun, BacktestStatus, BacktestSweep
 from strategies.services import strategy_params_clean
+from tradingsite.dispatch import Policy, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 CACHED_PREFIX = "cached:"
@@ -293,8 +294,6 @@ def _lost_before() -> datetime:
 def backtests_dispatch(*, tenant_id: int) -> list[int]:
     """Hand the desk's oldest waiting runs to the backtest pool, up to its running limit; the tasks
     are queued after commit. Called when runs are created and whenever one finishes."""
-    from strategies.tasks import backtest_run_task
-
     _lock_tenant(tenant_id)
     unfinished = _unfinished(tenant_id)
     handed = Q(status=BacktestStatus.RUNNING) | Q(dispatched_at__gte=_lost_before())
@@ -307,11 +306,10 @@ def backtests_dispatch(*, tenant_id: int) -> list[int]:
         dispatched_at=timezone.now()
     )
 
-    def send() -> None:
-        for run_id in run_ids:
-            backtest_run_task.delay(tenant_id=tenant_id, run_id=run_id)
-
-    transaction.on_commit(send)
+    for run_id in run_ids:  # a run not started in time is handed over again (_lost_before)
+        enqueue_on_commit(
+            "strategies.backtest_run", policy=Policy.SWEPT, tenant_id=tenant_id, run_id=run_id
+        )
     return run_ids
 
 

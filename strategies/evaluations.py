@@ -41,6 +41,7 @@ from strategies.evaluation.lab import ExpressStage, evaluate_history, monte_carl
 from strategies.evaluation.stats import summarize
 from strategies.models import BacktestStatus, EvaluationRun
 from strategies.services import strategy_params_clean
+from tradingsite.dispatch import Policy, enqueue_on_commit
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 FAN_PATHS = 500
@@ -373,9 +374,9 @@ def evaluation_create(
     )
     if enqueue:
         tenant_id, run_id = run.tenant_id, run.pk
-        from strategies.tasks import evaluation_run_task
-
-        transaction.on_commit(lambda: evaluation_run_task.delay(tenant_id=tenant_id, run_id=run_id))
+        enqueue_on_commit(
+            "strategies.evaluation_run", policy=Policy.RETRY, tenant_id=tenant_id, run_id=run_id
+        )
     return run
 
 

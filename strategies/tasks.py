@@ -4,6 +4,7 @@ from celery import shared_task
 
 from execution.tasks import BROKER_RETRY
 from strategies.models import BacktestRun, EvaluationRun
+from tradingsite.dispatch import Policy, enqueue
 
 
 @shared_task(name="strategies.backtest_run", acks_late=True, time_limit=3600, soft_time_limit=3500)
@@ -42,14 +43,14 @@ def desks_step_fleet_task() -> int:
 
     desks = fleet_desks()
     for tenant_id, account_id, instrument_id in desks:
-        desk_step_task.apply_async(
-            kwargs={
-                "tenant_id": tenant_id,
-                "account_id": account_id,
-                "instrument_id": instrument_id,
-            },
+        enqueue(
+            "strategies.desk_step",
+            policy=Policy.RAISE,  # the fleet task fails visibly; the next minute steps every desk
             queue="high",
             expires=STEP_EXPIRES_SECONDS,
+            tenant_id=tenant_id,
+            account_id=account_id,
+            instrument_id=instrument_id,
         )
     return len(desks)
 

@@ -158,10 +158,11 @@ def test_an_order_stored_while_redis_is_down_is_sent_once_after_the_restart(
     redis_server, sim, account, es, caplog
 ):
     redis_server.kill()
-    with caplog.at_level(logging.ERROR, logger="execution.trading"):
+    with caplog.at_level(logging.ERROR, logger="tradingsite.dispatch"):
         order = submit(account, es)  # stored; the send task cannot be queued
     assert order.status == OrderStatus.NEW
-    assert f"could not queue order {order.pk} for sending" in caplog.text
+    queued = {"tenant_id": order.tenant_id, "order_id": order.pk}
+    assert f"could not queue execution.order_send {queued}; a sweep will" in caplog.text
     assert broker_orders(sim) == []
 
     redis_server.start()

@@ -233,6 +233,6 @@ def test_command_saves_a_sweep_that_fans_out_one_task_per_cell(
         )
     sweep = BacktestSweep.objects.for_tenant(tenant_a).get()
     assert sweep.cells_total == 3
-    assert len(queued) == 1  # one after-commit send of every cell handed to the workers
+    assert len(queued) == 3  # one after-commit send per cell handed to the workers
     assert sweep.runs.exclude(dispatched_at=None).count() == 3
     assert f"queued sweep {sweep.public_id}: 3 runs" in out.getvalue()
