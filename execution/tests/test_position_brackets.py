@@ -4,6 +4,7 @@ platform places the stop-loss and take-profit itself, one fill cancels the other
 worker that should have done it died), the account remembers the mode and the trader is told how
 to switch it. Real PostgreSQL, Redis and HTTP; the simulator's clock is stepped."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -29,8 +30,15 @@ from tradingsite.celery import app as celery_app
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.xdist_group("trading_sim"),
-    pytest.mark.clock_sensitive,  # reads the wall clock (session_now, the simulator's start)
 ]
+WEDNESDAY_MORNING = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # 10:00 New York, a full session
+
+
+@pytest.fixture(autouse=True)
+def regular_session(time_machine):
+    """The platform's clock (and the simulator's start) in an ordinary session: after an early
+    close the gate would rightly refuse the legs that the simulator's own clock still fills."""
+    time_machine.move_to(WEDNESDAY_MORNING)
 
 
 class CountPlaces(httpx.BaseTransport):
