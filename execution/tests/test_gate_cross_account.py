@@ -15,9 +15,10 @@ from execution import day as trading_day
 from execution import trading
 from execution.models import AccountDay, Fill, OrderRole, OrderSide, OrderStatus, Position
 from execution.services import account_day_get_or_open
-from execution.tests.factories import InstrumentFactory
+from execution.tests.test_risk_gate import es, mes
 from markets.sessions import trading_date
 
+FIXTURES = (es, mes)  # shared with the gate tests, imported by name for pytest
 pytestmark = [pytest.mark.django_db, pytest.mark.clock_sensitive]
 
 # Wednesday 2026-11-25 10:00 ET: inside the session.
@@ -34,23 +35,6 @@ def account(tenant_a):
 def sibling(account):
     """Another account of the same trader (the same broker login)."""
     return TradingAccountFactory(tenant=account.tenant, connection=account.connection, name="TC-2")
-
-
-@pytest.fixture
-def es(db):
-    return InstrumentFactory()
-
-
-@pytest.fixture
-def mes(db):
-    return InstrumentFactory(
-        symbol="MES",
-        contract_id="CON.F.US.MES.Z26",
-        symbol_id="F.US.MES",
-        name="MESZ6",
-        tick_value_usd=Decimal("1.25"),
-        fee_per_side_usd=Decimal("0.37"),
-    )
 
 
 def submit(account, instrument, *, now=NOW, **kwargs):
